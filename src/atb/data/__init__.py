@@ -1,0 +1,1 @@
+"""Market data: candles from an exchange, a file or a synthetic market; cache and validation."""
