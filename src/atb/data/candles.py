@@ -71,7 +71,7 @@ def find_gaps(candles: pd.DataFrame, timeframe: str) -> GapReport:
 def segment_ids(open_time: pd.Series, timeframe: str) -> np.ndarray:
     """Number the runs of consecutive candles: the id increases by one after every gap."""
     step = timeframe_delta(timeframe)
-    breaks = (open_time.diff() != step).to_numpy()
+    breaks = (open_time.diff() != step).to_numpy(copy=True)
     breaks[0] = False
     return np.cumsum(breaks)
 
@@ -191,3 +191,28 @@ def infer_timeframe(candles: pd.DataFrame) -> str | None:
         if timeframe_seconds(tf) == int(seconds.iloc[0]):
             return tf
     return None
+
+
+def floor_time(ts: pd.Timestamp, timeframe: str) -> pd.Timestamp:
+    """The open time of the candle that contains ``ts`` (grid aligned to the Unix epoch, UTC)."""
+    step = timeframe_delta(timeframe).value
+    ts = to_utc(ts)
+    return pd.Timestamp(ts.value - ts.value % step, tz="UTC")
+
+
+def ceil_time(ts: pd.Timestamp, timeframe: str) -> pd.Timestamp:
+    """The first open time on the grid at or after ``ts``."""
+    floor = floor_time(ts, timeframe)
+    return floor if floor == to_utc(ts) else floor + timeframe_delta(timeframe)
+
+
+def last_closed_open_time(timeframe: str, now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """Open time of the newest candle that has closed by ``now`` (the one after it is still open)."""
+    now = to_utc(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    return floor_time(now, timeframe) - timeframe_delta(timeframe)
+
+
+def to_utc(ts: pd.Timestamp | str) -> pd.Timestamp:
+    """A timestamp in UTC; a naive one is taken to be UTC already."""
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")

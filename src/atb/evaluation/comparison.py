@@ -1,0 +1,147 @@
+"""Comparing trained versions: the guide's table and "Comparison vs CNN-LSTM Baseline", with the naive
+row and Diebold-Mariano tests computed on the test windows that the versions share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from atb.evaluation.metrics import evaluate_forecasts
+from atb.evaluation.stats import diebold_mariano
+
+SIGNIFICANCE = 0.05
+
+
+@dataclass
+class Entry:
+    label: str  # e.g. "attention_lstm (default)"
+    metadata: dict
+    predictions: pd.DataFrame  # target_time, last_close, actual_close, predicted_close
+
+    @property
+    def architecture(self) -> str:
+        return self.metadata["training_params"]["architecture"]
+
+    @property
+    def variant(self) -> str:
+        return self.metadata["training_params"]["architecture_variant"]
+
+    @classmethod
+    def from_version(cls, version_dir: Path, label: str | None = None) -> Entry:
+        from atb.registry.store import read_metadata
+
+        meta = read_metadata(version_dir)
+        preds = pd.read_parquet(Path(version_dir) / meta.get("artifacts", {}).get("predictions", "predictions.parquet"))
+        tp = meta["training_params"]
+        return cls(label or f"{tp['architecture']} ({tp['architecture_variant']})", meta, preds)
+
+
+@dataclass
+class Row:
+    label: str
+    architecture: str
+    variant: str
+    version: str | None
+    metrics: dict  # evaluate_forecasts() on the common windows
+    training_time_s: float | None = None
+    inference_ms_p50: float | None = None
+    parameters: int | None = None
+    rmse_improvement_pct: float | None = None  # vs the baseline; positive = better
+    mae_improvement_pct: float | None = None
+    dm_vs_baseline: dict | None = None  # {"statistic", "p_value"}
+    is_baseline: bool = False
+    is_naive: bool = False
+
+
+@dataclass
+class Comparison:
+    rows: list[Row]
+    windows: int
+    start: str
+    end: str
+    baseline: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Comparison:
+    """Score every entry on the target times they all share, plus naive persistence on the same ones."""
+    if not entries:
+        raise ValueError("nothing to compare")
+    common = set(entries[0].predictions["target_time"])
+    for e in entries[1:]:
+        common &= set(e.predictions["target_time"])
+    notes = []
+    if any(len(e.predictions) != len(common) for e in entries):
+        notes.append(f"the versions' test windows differ; all scores use the {len(common)} windows they share")
+    if not common:
+        raise ValueError("the versions share no test windows; compare versions trained on the same data")
+    aligned = [
+        e.predictions[e.predictions["target_time"].isin(common)].sort_values("target_time").reset_index(drop=True)
+        for e in entries
+    ]
+    base_idx = next((i for i, e in enumerate(entries) if e.architecture == baseline_architecture), None)
+    rows = []
+    for e, p in zip(entries, aligned, strict=True):
+        perf = e.metadata.get("performance", {})
+        rows.append(Row(
+            label=e.label, architecture=e.architecture, variant=e.variant, version=e.metadata.get("version_id"),
+            metrics=_metrics(p), training_time_s=perf.get("training_time_s"),
+            inference_ms_p50=perf.get("inference_ms_p50"), parameters=perf.get("parameters"),
+        ))
+    if base_idx is not None:
+        base, base_pred = rows[base_idx], aligned[base_idx]
+        base.is_baseline = True
+        base_err = base_pred["predicted_close"].to_numpy() - base_pred["actual_close"].to_numpy()
+        for row, p in zip(rows, aligned, strict=True):
+            if row is base:
+                continue
+            row.rmse_improvement_pct = _improvement(base.metrics["test_rmse"], row.metrics["test_rmse"])
+            row.mae_improvement_pct = _improvement(base.metrics["test_mae"], row.metrics["test_mae"])
+            err = p["predicted_close"].to_numpy() - p["actual_close"].to_numpy()
+            dm = diebold_mariano(err, base_err)
+            row.dm_vs_baseline = {"statistic": dm.statistic, "p_value": dm.p_value}
+    else:
+        notes.append(f"no {baseline_architecture} version: improvements vs the baseline are not computed")
+    first = aligned[0]
+    naive = Row(label="naive (last close)", architecture="naive", variant="", version=None,
+                metrics=_naive_metrics(first), is_naive=True)
+    if base_idx is not None:
+        naive.rmse_improvement_pct = _improvement(rows[base_idx].metrics["test_rmse"], naive.metrics["test_rmse"])
+        naive.mae_improvement_pct = _improvement(rows[base_idx].metrics["test_mae"], naive.metrics["test_mae"])
+    times = pd.to_datetime(first["target_time"], utc=True)
+    return Comparison(rows + [naive], len(first), f"{times.iloc[0]:%Y-%m-%d %H:%M}", f"{times.iloc[-1]:%Y-%m-%d %H:%M}",
+                      rows[base_idx].label if base_idx is not None else None, notes)
+
+
+def _metrics(p: pd.DataFrame) -> dict:
+    return evaluate_forecasts(p["last_close"].to_numpy(float), p["actual_close"].to_numpy(float),
+                              p["predicted_close"].to_numpy(float))
+
+
+def _naive_metrics(p: pd.DataFrame) -> dict:
+    m = _metrics(p)
+    return {"test_rmse": m["naive_test_rmse"], "test_mae": m["naive_test_mae"], "mape": m["naive_mape"],
+            "directional_accuracy": float("nan"), "directional_accuracy_ci95": [float("nan")] * 2,
+            "directional_p_value": float("nan"), "rmse_skill_vs_naive": 0.0,
+            "dm_vs_naive": {"statistic": float("nan"), "p_value": float("nan")}, "test_windows": m["test_windows"]}
+
+
+def _improvement(baseline: float, value: float) -> float:
+    return float(100 * (baseline - value) / baseline) if baseline else float("nan")
+
+
+def guide_verdict(improvement_pct: float, p_value: float | None) -> str:
+    """The guide's wording for an improvement, with the significance it leaves out."""
+    if improvement_pct >= 10:
+        verdict = "✓ EXCELLENT - Proceed to Phase 2"
+    elif improvement_pct >= 5:
+        verdict = "⚠ GOOD - Consider Phase 2"
+    else:
+        verdict = "⚠ MARGINAL - Investigate further"
+    if p_value is None or not np.isfinite(p_value):
+        return verdict
+    significant = p_value < SIGNIFICANCE and improvement_pct > 0
+    return f"{verdict} ({'significant' if significant else 'not significant'}, DM p={p_value:.3f})"

@@ -1,0 +1,1 @@
+"""Forecasting with a registered model through ONNX Runtime alone (torch is never imported here)."""

@@ -1,0 +1,39 @@
+"""The newest candles for a forecast: from the cache, a file, or the synthetic market."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from atb.errors import DataError, UsageError
+
+
+def newest_candles(source: str, symbol: str, timeframe: str, bars: int, *, exchange: str = "binance",
+                   data_file: Path | None = None, synthetic_seed: int = 7) -> pd.DataFrame:
+    if source == "cache":
+        from atb.data.cache import CacheKey, read_cache
+
+        cached = read_cache(CacheKey(exchange.lower(), symbol, timeframe))
+        if cached is None or cached.candles.empty:
+            raise DataError(
+                f"no cached {symbol} {timeframe} candles for {exchange}; run 'atb data download {symbol} "
+                f"--timeframe {timeframe} --days 7' or 'atb data import FILE --symbol {symbol} --timeframe "
+                f"{timeframe}', or pass --data-file"
+            )
+        candles = cached.candles
+        candles.attrs["source"] = f"cache:{exchange}"
+    elif source == "file":
+        from atb.data.files import read_candle_file
+
+        candles = read_candle_file(data_file, timeframe)
+    elif source == "synthetic":
+        from atb.data.synthetic import synthetic_candles
+
+        candles = synthetic_candles(bars, symbol=symbol, timeframe=timeframe, seed=synthetic_seed)
+    else:
+        raise UsageError(f"unknown data source {source!r}; use cache, file or synthetic")
+    label = candles.attrs.get("source")
+    candles = candles.iloc[-bars:].reset_index(drop=True)
+    candles.attrs["source"] = label
+    return candles

@@ -1,0 +1,1 @@
+"""Forecasting architectures: one module each, a shared variants table and a factory."""

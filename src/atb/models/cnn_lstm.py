@@ -1,0 +1,44 @@
+"""CNN-LSTM (the baseline): Conv1D feature extractors and pooling, a stacked LSTM, a dense head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class CNNLSTMConfig:
+    n_features: int
+    conv_channels: tuple[int, ...] = (64,)
+    kernel_size: int = 3
+    lstm_hidden: int = 64
+    lstm_layers: int = 2
+    dense: int = 32
+    dropout: float = 0.1
+
+
+class CNNLSTM(nn.Module):
+    def __init__(self, cfg: CNNLSTMConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels_in = cfg.n_features
+        for channels in cfg.conv_channels:
+            layers += [nn.Conv1d(channels_in, channels, cfg.kernel_size, padding=cfg.kernel_size // 2), nn.ReLU()]
+            channels_in = channels
+        layers.append(nn.MaxPool1d(2))  # halves the sequence the LSTM has to walk
+        self.extractor = nn.Sequential(*layers)
+        self.lstm = nn.LSTM(
+            channels_in, cfg.lstm_hidden, num_layers=cfg.lstm_layers, batch_first=True,
+            dropout=cfg.dropout if cfg.lstm_layers > 1 else 0.0,
+        )
+        self.head = nn.Sequential(
+            nn.Dropout(cfg.dropout), nn.Linear(cfg.lstm_hidden, cfg.dense), nn.ReLU(), nn.Linear(cfg.dense, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, sequence, features) -> (batch,) scaled next-bar log return."""
+        h = self.extractor(x.transpose(1, 2)).transpose(1, 2)
+        out, _ = self.lstm(h)
+        return self.head(out[:, -1]).squeeze(-1)

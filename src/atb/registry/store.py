@@ -1,0 +1,174 @@
+"""`<models_dir>/<SYMBOL>/price/<version>/` with model.safetensors, model.onnx, metadata.json, ...
+
+A version is written into a hidden staging folder and renamed into place only when complete; `latest`
+is a relative symlink swapped atomically (os.replace) after that. Staging folders left by a killed
+run are removed by the next run once their process is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from atb.errors import ModelError
+
+MODEL_TYPE = "price"
+LATEST = "latest"
+STAGING_PREFIX = ".staging-"
+REQUIRED_FILES = ("metadata.json", "model.onnx")
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    symbol: str
+    name: str
+    path: Path
+    is_latest: bool
+
+
+class ModelStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def price_dir(self, symbol: str) -> Path:
+        return self.root / symbol / MODEL_TYPE
+
+    @staticmethod
+    def version_name(created: datetime, architecture: str, variant: str) -> str:
+        return f"{created:%Y-%m-%d_%H%M%S}_{architecture}_{variant}"
+
+    @contextmanager
+    def staging(self, symbol: str) -> Iterator[Path]:
+        """A fresh hidden folder to write a version into; removed if the block fails."""
+        parent = self.price_dir(symbol)
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ModelError(f"cannot create the models directory {parent}: {exc.strerror}") from None
+        self.remove_stale_staging(symbol)
+        path = parent / f"{STAGING_PREFIX}{os.getpid()}-{datetime.now():%H%M%S%f}"
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise ModelError(f"cannot write to the models directory {parent}: {exc.strerror}") from None
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)  # after publish it no longer exists
+
+    def publish(self, symbol: str, staged: Path, name: str) -> Path:
+        """Rename the staged folder into place (never over another version) and point `latest` at it."""
+        parent = self.price_dir(symbol)
+        for attempt in range(100):
+            target = parent / (name if attempt == 0 else f"{name}-{attempt + 1}")
+            if target.exists():
+                continue
+            _set_version_id(staged, target.name)
+            try:
+                os.rename(staged, target)  # atomic; fails if another run took the name meanwhile
+            except OSError:
+                if target.exists():
+                    continue
+                raise
+            self._point_latest(parent, target.name)
+            return target
+        raise ModelError(f"could not find a free version name for {name} in {parent}")
+
+    @staticmethod
+    def _point_latest(parent: Path, name: str) -> None:
+        tmp = parent / f".latest-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(name, tmp)  # relative, so the registry can be moved or mounted elsewhere
+        os.replace(tmp, parent / LATEST)
+
+    def remove_stale_staging(self, symbol: str) -> None:
+        parent = self.price_dir(symbol)
+        for path in parent.glob(f"{STAGING_PREFIX}*"):
+            pid = path.name[len(STAGING_PREFIX):].split("-")[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+
+    def symbols(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / MODEL_TYPE).is_dir())
+
+    def versions(self, symbol: str) -> list[VersionRef]:
+        parent = self.price_dir(symbol)
+        if not parent.is_dir():
+            return []
+        latest = self.latest_name(symbol)
+        return [
+            VersionRef(symbol, p.name, p, p.name == latest)
+            for p in sorted(parent.iterdir())
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+        ]
+
+    def latest_name(self, symbol: str) -> str | None:
+        link = self.price_dir(symbol) / LATEST
+        return os.readlink(link) if link.is_symlink() else None
+
+    def resolve(self, symbol: str, version: str | None = None) -> Path:
+        parent = self.price_dir(symbol)
+        name = version or self.latest_name(symbol)
+        if name is None:
+            raise ModelError(f"no trained model for {symbol} in {parent}; train one with 'atb train model {symbol}'")
+        path = parent / name
+        if not path.is_dir():
+            raise ModelError(f"model version {name!r} not found in {parent} (see 'atb models list {symbol}')")
+        for required in REQUIRED_FILES:
+            if not (path / required).is_file():
+                raise ModelError(f"{path}: incomplete model version, {required} is missing")
+        return path
+
+
+def _set_version_id(staged: Path, name: str) -> None:
+    """Keep metadata.json's version_id equal to the folder name when a suffix had to be added."""
+    path = staged / "metadata.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        if data.get("version_id") != name:
+            data["version_id"] = name
+            write_json(path, data)
+
+
+def read_metadata(version_dir: Path) -> dict:
+    path = Path(version_dir) / "metadata.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    for key in ("training_params", "evaluation_results", "performance"):
+        if not isinstance(data.get(key), dict):
+            raise ModelError(f"{path}: the '{key}' section is missing or damaged")
+    return data
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: object) -> object:
+    if hasattr(value, "item"):
+        return value.item()  # numpy scalars
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

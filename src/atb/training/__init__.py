@@ -1,0 +1,1 @@
+"""Fitting a model: device-resident tensors, early stopping, LR schedule, seeds."""

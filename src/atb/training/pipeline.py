@@ -1,0 +1,276 @@
+"""One training run, end to end: candles -> features -> windows -> fit -> test predictions -> metrics ->
+ONNX export and parity -> a published model version. Used by `atb train model` and the benchmark."""
+
+from __future__ import annotations
+
+import platform
+import resource
+import socket
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from atb import __version__
+from atb.config import models_dir as default_models_dir
+from atb.data.timeframes import bars_per_day, timeframe_delta, timeframe_seconds
+from atb.errors import UsageError
+
+DATA_SOURCES = ("exchange", "file", "synthetic")
+
+
+@dataclass
+class TrainRequest:
+    symbol: str
+    architecture: str = "cnn_lstm"
+    variant: str = "default"
+    days: float | None = 30
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    timeframe: str = "1h"
+    epochs: int = 20
+    batch_size: int | None = None  # None: the device's default (32 on CPU, 512 on CUDA)
+    sequence_length: int = 60
+    learning_rate: float = 1e-3
+    patience: int = 5
+    seed: int = 42
+    device: str = "auto"
+    data_source: str = "exchange"
+    data_file: str | None = None
+    exchange: str = "binance"
+    models_dir: Path | None = None
+    horizon: int = 1
+    loss: str = "mse"
+    synthetic_ar_coef: float = 0.1
+    synthetic_seed: int = 7  # the market's seed; --seed changes the model's initialisation only
+    log_to_db: bool = True
+    extra: dict = field(default_factory=dict)  # recorded in metadata (e.g. the benchmark's fold)
+
+    def validate(self) -> None:
+        from atb.models.factory import check_choice
+
+        check_choice(self.architecture, self.variant)
+        timeframe_seconds(self.timeframe)
+        if self.data_source not in DATA_SOURCES:
+            raise UsageError(f"unknown data source {self.data_source!r}; use one of: {', '.join(DATA_SOURCES)}")
+        if self.data_source == "file" and not self.data_file:
+            raise UsageError("--data-source file needs --data-file PATH")
+        if self.start is None and (self.days is None or self.days <= 0):
+            raise UsageError("--days must be positive (e.g. --days 30), or give --start-date")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise UsageError(f"--start-date {self.start:%Y-%m-%d} is not before --end-date {self.end:%Y-%m-%d}")
+        for name, value, low in (("epochs", self.epochs, 1), ("sequence-length", self.sequence_length, 2),
+                                 ("patience", self.patience, 1), ("horizon", self.horizon, 1)):
+            if value < low:
+                raise UsageError(f"--{name} must be at least {low} (got {value})")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1 (got {self.batch_size})")
+        if not self.learning_rate > 0:
+            raise UsageError(f"--learning-rate must be positive (got {self.learning_rate})")
+        if self.loss not in ("mse", "huber"):
+            raise UsageError(f"unknown loss {self.loss!r}; use mse or huber")
+
+
+class Reporter(Protocol):
+    def stage(self, message: str) -> None: ...
+    def fit_started(self, epochs: int, device: str, batch_size: int, windows: dict[str, int]) -> None: ...
+    def epoch(self, stats) -> None: ...
+    def fit_finished(self) -> None: ...
+
+
+class SilentReporter:
+    def stage(self, message: str) -> None:
+        pass
+
+    def fit_started(self, epochs: int, device: str, batch_size: int, windows: dict[str, int]) -> None:
+        pass
+
+    def epoch(self, stats) -> None:
+        pass
+
+    def fit_finished(self) -> None:
+        pass
+
+
+@dataclass
+class TrainOutcome:
+    version_dir: Path
+    metadata: dict
+
+
+def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOutcome:
+    """Train, evaluate, export and publish one model version; raise AtbError on bad input."""
+    req.validate()
+    reporter = reporter or SilentReporter()
+    from atb.tracking import open_run_log
+
+    run_log = open_run_log(enabled=req.log_to_db)
+    created = datetime.now(timezone.utc)
+    try:
+        return _train(req, reporter, run_log, created)
+    except KeyboardInterrupt:
+        run_log.fail("interrupted by the user", status="interrupted")
+        raise
+    except BaseException as exc:
+        run_log.fail(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> TrainOutcome:
+    import torch
+    from safetensors.torch import save_file
+
+    from atb.data.loader import load_market
+    from atb.evaluation.latency import measure_latency
+    from atb.evaluation.metrics import evaluate_forecasts
+    from atb.features.dataset import build_dataset, history_bars_needed
+    from atb.models.export import check_parity, export_onnx
+    from atb.models.factory import build_model, count_parameters, model_config
+    from atb.registry.store import ModelStore, write_json
+    from atb.training.device import default_batch_size, resolve_device
+    from atb.training.trainer import DeviceData, TrainConfig, fit, predict, seed_everything
+
+    device = resolve_device(req.device)
+    batch_size = req.batch_size or default_batch_size(device)
+    step = timeframe_delta(req.timeframe)
+    target_bars = None if req.start is not None else max(1, int(round(req.days * bars_per_day(req.timeframe))))
+
+    reporter.stage(f"Loading {req.symbol} {req.timeframe} candles ({req.data_source})")
+    candles = load_market(
+        req.data_source, req.symbol, req.timeframe, start=req.start, end=req.end,
+        history_bars=history_bars_needed(req.sequence_length), target_bars=target_bars or 0,
+        data_file=req.data_file, exchange=req.exchange, seed=req.synthetic_seed, progress=True,
+        ar_coef=req.synthetic_ar_coef,
+    )
+    source_label = candles.attrs.get("source", req.data_source)
+    first_target = req.start if req.start is not None else candles["open_time"].iloc[-1] - (target_bars - 1) * step
+
+    reporter.stage("Building features and windows")
+    dataset = build_dataset(candles, req.timeframe, sequence_length=req.sequence_length,
+                            first_target_time=first_target, horizon=req.horizon)
+    n_train = len(dataset.anchors["train"])
+    if batch_size > n_train:
+        raise UsageError(
+            f"--batch-size {batch_size} is larger than the training set ({n_train} windows); "
+            f"use --batch-size {n_train} or less, or more --days"
+        )
+
+    config = model_config(req.architecture, req.variant, len(dataset.feature_names), req.sequence_length)
+    seed_everything(req.seed)
+    model = build_model(req.architecture, config)
+    name = ModelStore.version_name(created, req.architecture, req.variant)
+    run_log.start({
+        "version_id": name, "symbol": req.symbol, "timeframe": req.timeframe,
+        "architecture": req.architecture, "variant": req.variant, "params": _params(req, batch_size),
+        "data_source": source_label, "data_start": dataset.split_info("train")["start"],
+        "data_end": dataset.split_info("test")["end"],
+    })
+
+    data = DeviceData(dataset, device)
+    cfg = TrainConfig(epochs=req.epochs, batch_size=batch_size, learning_rate=req.learning_rate,
+                      patience=req.patience, seed=req.seed, loss=req.loss)
+    reporter.fit_started(req.epochs, str(device), batch_size, {k: len(v) for k, v in dataset.anchors.items()})
+
+    def on_epoch(stats) -> None:
+        reporter.epoch(stats)
+        run_log.epoch(stats.epoch, stats.train_loss, stats.val_loss, stats.lr, stats.seconds)
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    result = fit(model, data, cfg, on_epoch)
+    reporter.fit_finished()
+
+    reporter.stage("Evaluating on the untouched test split")
+    test = dataset.anchors["test"]
+    scaled = predict(model, data, "test")
+    last_close = dataset.close[test]
+    actual = dataset.close[test + req.horizon]
+    predicted = last_close * np.exp(scaled.astype(np.float64) * dataset.scaler.target_std)
+    evaluation = evaluate_forecasts(last_close, actual, predicted, req.horizon)
+    evaluation["val_loss"] = result.best_val_loss
+    evaluation["train_loss"] = result.history[result.best_epoch - 1].train_loss
+
+    store = ModelStore(req.models_dir or default_models_dir())
+    with store.staging(req.symbol) as staged:
+        reporter.stage("Saving weights and exporting to ONNX")
+        model = model.cpu().eval()
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(staged / "model.safetensors"))
+        write_json(staged / "scaler.json", dataset.scaler.to_dict())
+        test_windows = data.batch(data.anchors["test"])[0].cpu().numpy()
+        opset = export_onnx(model, torch.from_numpy(test_windows[:2]), staged / "model.onnx")
+        max_abs_diff = check_parity(staged / "model.onnx", model, test_windows)
+        reporter.stage("Measuring ONNX Runtime latency")
+        latency = measure_latency(staged / "model.onnx", test_windows[-1:], _batch_of(test_windows, 256))
+        pd.DataFrame({
+            "target_time": dataset.target_times("test"),
+            "last_close": last_close, "actual_close": actual, "predicted_close": predicted,
+        }).to_parquet(staged / "predictions.parquet", index=False)
+
+        metadata = {
+            "symbol": req.symbol, "model_type": "price", "version_id": name,
+            "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"), "atb_version": __version__,
+            "training_params": {
+                "architecture": req.architecture, "architecture_variant": req.variant, **_params(req, batch_size),
+                "start": dataset.split_info("train")["start"], "end": dataset.split_info("test")["end"],
+                "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+                "stopped_early": result.stopped_early, "device": str(device),
+                "features": dataset.feature_names, "target": f"log_return_{req.horizon}",
+            },
+            "model_config": config,
+            "data": {
+                "source": source_label, "synthetic": source_label == "synthetic",
+                "rows": len(candles), "gaps": _gap_count(candles, req.timeframe),
+                "first_candle": candles["open_time"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "last_candle": candles["open_time"].iloc[-1].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                **{k: dataset.split_info(k) for k in ("train", "validation", "test")},
+            },
+            "evaluation_results": evaluation,
+            "performance": {
+                "training_time_s": result.training_time_s,
+                **{k: latency[k] for k in ("inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s")},
+                "parameters": count_parameters(model),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+                "latency_threads": 1, "throughput_batch": latency["batch_size_for_throughput"],
+            },
+            "onnx": {"file": "model.onnx", "opset": opset, "max_abs_diff": max_abs_diff,
+                     "input": "window", "input_shape": ["batch", req.sequence_length, len(dataset.feature_names)]},
+            "artifacts": {"weights": "model.safetensors", "onnx": "model.onnx", "scaler": "scaler.json",
+                          "predictions": "predictions.parquet"},
+            "training_history": [asdict(h) for h in result.history],
+            "environment": {"host": socket.gethostname(), "python": platform.python_version(),
+                            "torch": torch.__version__, "platform": platform.platform()},
+        }
+        if "receptive_field" in config:
+            metadata["training_params"]["receptive_field"] = config["receptive_field"]
+        if req.extra:
+            metadata["extra"] = req.extra
+        write_json(staged / "metadata.json", metadata)
+        version_dir = store.publish(req.symbol, staged, name)
+
+    metadata["version_id"] = version_dir.name
+    run_log.complete(metadata)
+    return TrainOutcome(version_dir, metadata)
+
+
+def _params(req: TrainRequest, batch_size: int) -> dict:
+    return {
+        "timeframe": req.timeframe, "days": req.days, "epochs": req.epochs, "batch_size": batch_size,
+        "sequence_length": req.sequence_length, "learning_rate": req.learning_rate, "patience": req.patience,
+        "seed": req.seed, "horizon": req.horizon, "loss": req.loss, "exchange": req.exchange,
+        "data_source": req.data_source,
+    }
+
+
+def _batch_of(windows: np.ndarray, size: int) -> np.ndarray:
+    reps = int(np.ceil(size / len(windows)))
+    return np.ascontiguousarray(np.concatenate([windows] * reps)[:size])
+
+
+def _gap_count(candles: pd.DataFrame, timeframe: str) -> int:
+    from atb.data.candles import find_gaps
+
+    return find_gaps(candles, timeframe).count
