@@ -10,7 +10,7 @@ import typer
 from typer._click import exceptions as click
 
 from atb import __version__
-from atb.cli import data, dev, models, train
+from atb.cli import data, db, dev, models, runs, train
 from atb.errors import AtbError
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")
 app.add_typer(models.app, name="models")
+app.add_typer(runs.app, name="runs")
+app.add_typer(db.app, name="db")
 app.command("predict")(models.predict)
 
 

@@ -1,0 +1,172 @@
+"""`atb runs ...`: the training runs recorded in the run-log database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import typer
+
+from atb.cli.console import out
+from atb.errors import AtbError, UsageError
+
+app = typer.Typer(help="Training runs recorded in the run-log database (newest first).", no_args_is_help=True)
+
+STATUSES = ("started", "completed", "failed", "interrupted")
+_STATUS_STYLE = {"completed": "green", "failed": "red", "interrupted": "yellow", "started": "cyan"}
+
+
+@app.command("list")
+def list_runs(
+    symbol: str | None = typer.Option(None, "--symbol", "-s", help="Only this symbol, e.g. BTCUSDT."),
+    architecture: str | None = typer.Option(None, "--architecture", "-a",
+                                            help="Only this architecture: cnn_lstm, attention_lstm, tcn."),
+    status: str | None = typer.Option(None, "--status", help=f"Only runs in this state: {', '.join(STATUSES)}."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
+) -> None:
+    """List training runs, newest first."""
+    from atb.tracking.engine import get_engine
+    from atb.tracking.queries import list_runs as query
+
+    if status is not None and status.lower() not in STATUSES:
+        raise UsageError(f"--status must be one of {', '.join(STATUSES)}, not {status!r}")
+    runs = query(get_engine(), symbol=symbol, architecture=architecture, status=status, limit=limit)
+    if as_json:
+        _print_json(runs)
+        return
+    if not runs:
+        out.print("no training runs recorded" + (" that match" if symbol or architecture or status else ""),
+                  highlight=False)
+        return
+    out.print(_runs_table(runs, out.width))
+
+
+@app.command("show")
+def show(
+    run_id: int = typer.Argument(..., metavar="ID", help="Run id, from `atb runs list`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run, its metadata and epochs as JSON."),
+) -> None:
+    """Show one run: parameters, data, metrics and the epoch history."""
+    from atb.tracking.engine import get_engine
+    from atb.tracking.queries import get_run
+
+    run = get_run(get_engine(), run_id)
+    if run is None:
+        raise AtbError(f"no training run with id {run_id} (see `atb runs list`)")
+    if as_json:
+        _print_json(run)
+        return
+    _print_run(run)
+
+
+def _print_json(value: Any) -> None:
+    from atb.tracking.values import to_jsonable
+
+    # plain print: rich would wrap long lines and break `| jq`
+    print(json.dumps(to_jsonable(value), indent=2))
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _num(value: float | int | None, spec: str = ",.6g") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else format(value, spec)
+
+
+def _status(run: dict[str, Any]) -> str:
+    status = run["status"]
+    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def _runs_table(runs: list[dict[str, Any]], width: int) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    wide = width >= 100  # an 80-column terminal drops the version and the fit time (see `runs show`)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1), collapse_padding=True)
+    table.add_column("ID", justify="right", no_wrap=True)
+    # Text columns wrap in narrow terminals (at spaces, then anywhere); numbers never do.
+    for header in ("Started", "Symbol", "Model"):
+        table.add_column(header, overflow="fold", min_width=10 if header == "Started" else 7)
+    table.add_column("Status", no_wrap=True, min_width=9)
+    numbers = ["Ep", "RMSE", "MAPE%", "Dir%", "Skill"] + (["Fit s"] if wide else [])
+    for header in numbers:
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    if wide:
+        table.add_column("Version", overflow="fold")
+    for run in runs:
+        started = _when(run["started_at"]) if run["started_at"] else f"{_when(run['finished_at'])}*"
+        symbol = " ".join(filter(None, [run["symbol"], run["timeframe"]])) or "-"
+        model = "/".join(filter(None, [run["architecture"], run["variant"]])) or "-"
+        cells = [str(run["id"]), started, symbol, model, _status(run),
+                 f"{run['epochs_run'] or '-'}/{run['epochs'] or '-'}", _num(run["test_rmse"]),
+                 _num(run["mape"], ".2f"), _num(run["directional_accuracy"], ".1f"),
+                 _num(run["rmse_skill_vs_naive"], "+.3f")]
+        if wide:
+            cells += [_num(run["training_time_s"], ",.1f"), run["version_id"] or "-"]
+        table.add_row(*cells)
+    notes = ["times UTC; Skill: RMSE skill vs naive persistence; details: atb runs show ID"]
+    if any(not run["started_at"] for run in runs):
+        notes.append("* backfilled by `atb db sync`: the time the model was saved")
+    table.caption = "\n".join(notes)
+    return table
+
+
+_SECTIONS: list[tuple[str, list[str]]] = [
+    ("run", ["version_id", "symbol", "timeframe", "architecture", "variant", "status", "origin", "error",
+             "started_at", "finished_at", "training_time_s", "host", "atb_version", "git_commit", "model_dir"]),
+    ("training", ["epochs", "epochs_run", "batch_size", "sequence_length", "learning_rate", "seed", "device",
+                  "days"]),
+    ("data", ["data_source", "data_start", "data_end", "data_rows", "data_gaps"]),
+    ("test metrics", ["test_rmse", "test_mae", "mape", "directional_accuracy", "directional_accuracy_ci_low",
+                      "directional_accuracy_ci_high", "directional_p_value", "naive_test_rmse",
+                      "naive_test_mae", "naive_mape", "rmse_skill_vs_naive", "dm_statistic", "dm_p_value",
+                      "val_loss", "train_loss"]),
+    ("performance", ["inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s", "parameters",
+                     "peak_rss_mb", "onnx_max_abs_diff"]),
+]
+
+
+def _print_run(run: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    details = Table(show_header=False, box=None, pad_edge=False, title=f"training run {run['id']}",
+                    title_justify="left", title_style="bold")
+    details.add_column(style="dim")
+    details.add_column(overflow="fold")
+    for section, names in _SECTIONS:
+        shown = [(name, run.get(name)) for name in names if run.get(name) is not None]
+        if not shown:
+            continue
+        details.add_row(f"[bold]{section}[/]", "")
+        for name, value in shown:
+            text = _when(value) if isinstance(value, datetime) else (
+                _num(value) if isinstance(value, (int, float)) else str(value))
+            details.add_row(f"  {name}", _status(run) if name == "status" else _escape(text))
+    if run.get("benchmark_ids"):
+        details.add_row("[bold]benchmarks[/]", ", ".join(map(str, run["benchmark_ids"])))
+    out.print(details)
+
+    history = run.get("epochs_history") or []
+    if not history:
+        out.print("no epochs recorded", highlight=False)
+        return
+    epochs = Table(header_style="bold", title="epochs", title_justify="left", title_style="bold", pad_edge=False)
+    for header in ("epoch", "train_loss", "val_loss", "lr", "seconds"):
+        epochs.add_column(header, justify="right")
+    for row in history:
+        epochs.add_row(str(row["epoch"]), _num(row["train_loss"]), _num(row["val_loss"]),
+                       _num(row["lr"]), _num(row["seconds"], ",.2f"))
+    out.print(epochs)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

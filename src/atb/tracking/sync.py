@@ -1,0 +1,115 @@
+"""Backfill the run log from the model registry: every <models_dir>/<SYMBOL>/price/<version>/metadata.json
+that the database lacks becomes a completed run. Idempotent; a run whose row was left `started`, `failed`
+or `interrupted` (the database went away mid-run) is completed in place rather than duplicated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.orm import Session
+
+from atb.tracking.engine import database_errors, get_engine
+from atb.tracking.mapping import metadata_columns
+from atb.tracking.migrate import ensure_schema
+from atb.tracking.schema import TrainingRun
+from atb.tracking.values import clean_text, parse_time
+
+
+@dataclass
+class SyncReport:
+    models_dir: Path
+    scanned: int = 0
+    added: list[str] = field(default_factory=list)  # version ids inserted as new rows
+    completed: list[str] = field(default_factory=list)  # existing unfinished rows completed from metadata
+    present: int = 0  # already recorded as completed
+    errors: list[tuple[Path, str]] = field(default_factory=list)  # unreadable metadata.json files
+
+    def summary(self) -> str:
+        return (f"{self.scanned} metadata.json in {self.models_dir}: {len(self.added)} added, "
+                f"{len(self.completed)} completed, {self.present} already present, "
+                f"{len(self.errors)} unreadable")
+
+
+def registry_metadata_files(models_dir: Path) -> Iterator[Path]:
+    """Version folders only: not the `latest` symlink, not hidden or temporary folders being written."""
+    for path in sorted(models_dir.glob("*/price/*/metadata.json")):
+        folder = path.parent
+        if folder.is_symlink() or folder.name.startswith((".", "_")):
+            continue
+        yield path
+
+
+def sync_registry(models_dir: Path, url: URL | None = None) -> SyncReport:
+    """Raises TrackingError (one line) when the database cannot be reached."""
+    models_dir = Path(models_dir)
+    report = SyncReport(models_dir)
+    files = list(registry_metadata_files(models_dir))
+    engine = get_engine(url)
+    ensure_schema(engine)
+    with database_errors(engine.url, "sync"):
+        with Session(engine) as session:
+            known = _known_runs(session)
+        for path in files:
+            report.scanned += 1
+            metadata = _read(path, report)
+            if metadata is not None:
+                _sync_one(engine, path, metadata, known, report)
+    return report
+
+
+def _known_runs(session: Session) -> dict[str, list[tuple[int, str | None, str]]]:
+    known: dict[str, list[tuple[int, str | None, str]]] = {}
+    query = select(TrainingRun.id, TrainingRun.version_id, TrainingRun.symbol, TrainingRun.status).where(
+        TrainingRun.version_id.is_not(None)).order_by(TrainingRun.id.desc())
+    for run_id, version, symbol, status in session.execute(query):
+        known.setdefault(version, []).append((run_id, symbol, status))
+    return known
+
+
+def _read(path: Path, report: SyncReport) -> dict[str, Any] | None:
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        report.errors.append((path, str(exc)))
+        return None
+    if not isinstance(metadata, dict):
+        report.errors.append((path, "not a JSON object"))
+        return None
+    return metadata
+
+
+def _sync_one(engine: Engine, path: Path, metadata: dict[str, Any],
+              known: dict[str, list[tuple[int, str | None, str]]], report: SyncReport) -> None:
+    columns = metadata_columns(metadata)
+    version = columns["version_id"] or path.parent.name
+    symbol = columns["symbol"] or path.parents[2].name
+    rows = [row for row in known.get(version, []) if row[1] in (symbol, None)]
+    if any(status == "completed" for _, _, status in rows):
+        report.present += 1
+        return
+    columns.update(version_id=version, symbol=symbol, model_dir=str(path.parent.absolute()))
+    with Session(engine) as session, session.begin():
+        if rows:  # newest unfinished row of this version: the live log that lost its database
+            row = session.get(TrainingRun, rows[0][0])
+            assert row is not None
+            report.completed.append(version)
+        else:
+            row = TrainingRun(origin="sync", started_at=parse_time(metadata.get("started_at")),
+                              host=clean_text(metadata.get("host")),
+                              atb_version=clean_text(metadata.get("atb_version")),
+                              git_commit=clean_text(metadata.get("git_commit")))
+            session.add(row)
+            report.added.append(version)
+        for name, value in columns.items():
+            if value is not None:
+                setattr(row, name, value)
+        row.status, row.error = "completed", None
+        row.finished_at = row.finished_at or parse_time(metadata.get("created_at"))
+        session.flush()
+        known.setdefault(version, []).insert(0, (row.id, symbol, "completed"))
