@@ -18,6 +18,9 @@ from atb.data.timeframes import timeframe_delta, timeframe_seconds
 
 SYNTHETIC_END = pd.Timestamp("2025-01-01T00:00:00Z")  # fixed, so a seed always gives the same market
 SOURCE_LABEL = "synthetic"
+# Every request is cut from the tail of one path of at least this many bars, so that asking for fewer
+# candles gives the same market (the same prices at the same times), only a shorter stretch of it.
+MIN_PATH_BARS = 60_000
 
 
 def synthetic_candles(
@@ -31,19 +34,27 @@ def synthetic_candles(
     start_price: float = 30_000.0,
 ) -> pd.DataFrame:
     """``bars`` consecutive candles ending at ``end`` (open time of the last candle)."""
+    total = max(bars, MIN_PATH_BARS)
+    frame = _path(total, symbol, timeframe, seed, ar_coef, end, start_price).iloc[-bars:].reset_index(drop=True)
+    frame.attrs["source"] = SOURCE_LABEL
+    return frame
+
+
+def _path(bars: int, symbol: str, timeframe: str, seed: int, ar_coef: float, end: pd.Timestamp,
+          start_price: float) -> pd.DataFrame:
     # The symbol enters the seed so that two synthetic symbols are two different markets.
     rng = np.random.default_rng([seed, zlib.crc32(symbol.encode())])
     scale = np.sqrt(timeframe_seconds(timeframe) / 3600)  # volatility grows with the bar length
     omega, alpha, beta, dof = 2e-7 * scale**2, 0.08, 0.9, 4.0
     eps = rng.standard_t(dof, size=bars) / np.sqrt(dof / (dof - 2))
-    returns = np.empty(bars)
+    returns = [0.0] * bars
     var = omega / (1 - alpha - beta)
     prev = 0.0
-    for t in range(bars):
-        shock = np.sqrt(var) * eps[t]
-        returns[t] = ar_coef * prev + shock
-        var = omega + alpha * shock**2 + beta * var
-        prev = returns[t]
+    for t, e in enumerate(eps.tolist()):  # plain floats: this loop is the generator's whole cost
+        shock = var**0.5 * e
+        prev = returns[t] = ar_coef * prev + shock
+        var = omega + alpha * shock * shock + beta * var
+    returns = np.asarray(returns)
 
     close = start_price * np.exp(np.cumsum(returns))
     open_ = np.concatenate([[start_price], close[:-1]])
@@ -55,6 +66,4 @@ def synthetic_candles(
 
     step = timeframe_delta(timeframe)
     times = pd.date_range(end=end, periods=bars, freq=step, tz="UTC").astype("datetime64[ns, UTC]")
-    frame = pd.DataFrame(dict(zip(COLUMNS, [times, open_, high, low, close, volume], strict=True)))
-    frame.attrs["source"] = SOURCE_LABEL
-    return frame
+    return pd.DataFrame(dict(zip(COLUMNS, [times, open_, high, low, close, volume], strict=True)))

@@ -18,6 +18,7 @@ from atb.features.indicators import FEATURES, WARMUP_BARS, compute_features
 from atb.features.scaler import Scaler
 
 SPLITS = ("train", "validation", "test")
+MIN_SPLIT_WINDOWS = 8
 
 
 @dataclass
@@ -100,12 +101,13 @@ def split_anchors(anchors: np.ndarray, fractions: tuple[float, float, float], ho
         "validation": anchors[n_train + purge : n_train + n_val],
         "test": anchors[n_train + n_val + purge :],
     }
-    small = {k: len(v) for k, v in parts.items() if len(v) < 8}
+    small = {k: len(v) for k, v in parts.items() if len(v) < MIN_SPLIT_WINDOWS}
     if small:
+        needed = int(np.ceil(MIN_SPLIT_WINDOWS / min(fractions))) + 2 * purge
         raise DataError(
-            f"too few usable windows: {n} in the requested span "
-            f"({', '.join(f'{k} {v}' for k, v in small.items())}; each split needs at least 8). "
-            "Ask for more --days, a shorter --sequence-length, or data with fewer gaps."
+            f"too few usable windows: {n} in the requested span ({', '.join(f'{k} {v}' for k, v in small.items())}); "
+            f"at least {needed} are needed ({MIN_SPLIT_WINDOWS} per split). Ask for more --days, a shorter "
+            "--sequence-length, or data with fewer gaps."
         )
     return parts
 

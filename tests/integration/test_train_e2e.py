@@ -1,0 +1,191 @@
+"""End to end: `atb train model` for each architecture on the synthetic market, then everything a user
+does with the result — artifacts, metadata, metrics recomputed from predictions.parquet, predict,
+list/show/compare — and the one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from atb.cli.main import app
+from atb.data.synthetic import synthetic_candles
+from atb.evaluation.stats import diebold_mariano
+from atb.models.factory import ARCHITECTURES
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+DAYS, EPOCHS = 12, 2
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    os.environ["ATB_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    for arch in ARCHITECTURES:
+        result = runner.invoke(app, ["train", "model", "BTCUSDT", "--model-type", arch, "--days", str(DAYS),
+                                     "--epochs", str(EPOCHS), "--data-source", "synthetic", "--models-dir",
+                                     str(root), "--no-db", "--json"])
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def versions(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "BTCUSDT/price").iterdir() if not p.name.startswith((".", "latest")))
+
+
+def test_each_architecture_produces_a_complete_version(registry):
+    found = versions(registry)
+    assert len(found) == 3
+    archs = set()
+    for v in found:
+        for f in ("model.safetensors", "model.onnx", "metadata.json", "predictions.parquet", "scaler.json"):
+            assert (v / f).is_file(), f"{v.name} lacks {f}"
+        meta = json.loads((v / "metadata.json").read_text())
+        archs.add(meta["training_params"]["architecture"])
+        assert meta["version_id"] == v.name and v.name.startswith("20")
+        assert meta["data"]["synthetic"] is True
+        assert meta["onnx"]["max_abs_diff"] <= 1e-4
+    assert archs == set(ARCHITECTURES)
+    latest = registry / "BTCUSDT/price/latest"
+    assert latest.is_symlink() and os.readlink(latest) == found[-1].name
+
+
+def test_guide_jq_queries_return_numbers(registry):
+    meta = json.loads((registry / "BTCUSDT/price/latest/metadata.json").read_text())
+    ev = meta["evaluation_results"]
+    for key in ("test_rmse", "test_mae", "mape", "directional_accuracy", "naive_test_rmse", "rmse_skill_vs_naive"):
+        assert isinstance(ev[key], float) and np.isfinite(ev[key]), key
+    assert meta["training_params"]["architecture"] in ARCHITECTURES
+    assert meta["training_params"]["architecture_variant"] == "default"
+    perf = meta["performance"]
+    assert perf["training_time_s"] > 0 and perf["parameters"] > 0 and perf["inference_ms_p50"] > 0
+    if meta["training_params"]["architecture"] == "tcn":
+        assert meta["training_params"]["receptive_field"] >= meta["training_params"]["sequence_length"]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_every_metric_recomputes_from_predictions(registry, index):
+    v = versions(registry)[index]
+    meta = json.loads((v / "metadata.json").read_text())
+    ev = meta["evaluation_results"]
+    p = pd.read_parquet(v / "predictions.parquet")
+    assert list(p.columns) == ["target_time", "last_close", "actual_close", "predicted_close"]
+    err = p.predicted_close - p.actual_close
+    naive = p.last_close - p.actual_close
+    assert ev["test_rmse"] == pytest.approx(np.sqrt(np.mean(err**2)))
+    assert ev["test_mae"] == pytest.approx(np.mean(np.abs(err)))
+    assert ev["mape"] == pytest.approx(100 * np.mean(np.abs(err) / p.actual_close))
+    assert ev["naive_test_rmse"] == pytest.approx(np.sqrt(np.mean(naive**2)))
+    hits = np.sign(p.predicted_close - p.last_close) == np.sign(p.actual_close - p.last_close)
+    assert ev["directional_accuracy"] == pytest.approx(100 * hits.mean())
+    assert ev["dm_vs_naive"]["p_value"] == pytest.approx(diebold_mariano(err, naive).p_value)
+    assert len(p) == meta["data"]["test"]["n"] == ev["test_windows"]
+
+
+def test_naive_rmse_is_last_close_persistence_on_the_test_target_times(registry):
+    v = versions(registry)[0]
+    meta = json.loads((v / "metadata.json").read_text())
+    p = pd.read_parquet(v / "predictions.parquet")
+    candles = synthetic_candles(5000, symbol="BTCUSDT").set_index("open_time")["close"]
+    actual = candles.loc[p.target_time].to_numpy()
+    last = candles.loc[p.target_time - pd.Timedelta("1h")].to_numpy()
+    assert meta["evaluation_results"]["naive_test_rmse"] == pytest.approx(np.sqrt(np.mean((last - actual) ** 2)))
+    # the test split is the newest part and comes after validation and training
+    assert meta["data"]["train"]["end"] < meta["data"]["validation"]["start"] <= meta["data"]["validation"]["end"]
+    assert meta["data"]["validation"]["end"] < meta["data"]["test"]["start"]
+
+
+def test_predict_with_onnx_matches_the_training_pipeline(registry):
+    v = versions(registry)[2]
+    p = pd.read_parquet(v / "predictions.parquet").iloc[-1]
+    from atb.inference.predict import forecast_next
+
+    candles = synthetic_candles(5000, symbol="BTCUSDT")
+    candles = candles[candles.open_time < p.target_time].reset_index(drop=True)
+    fc = forecast_next(v, candles)
+    assert fc.target_time == p.target_time
+    assert fc.last_close == pytest.approx(p.last_close)
+    assert fc.predicted_close == pytest.approx(p.predicted_close, rel=1e-6)
+
+
+def test_predict_cli_does_not_import_torch(registry):
+    call = "run(['predict', 'BTCUSDT', '--models-dir', sys.argv[1], '--data-source', 'synthetic', '--json'])"
+    code = ("import sys; from atb.cli.main import run\n"
+            f"try:\n    {call}\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code, str(registry)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.rsplit("}", 1)[0] + "}")
+    assert result["predicted_close"] > 0 and result["data"] == "synthetic"
+
+
+def test_models_list_show_compare(registry):
+    listed = json.loads(runner.invoke(app, ["models", "list", "--models-dir", str(registry), "--json"]).stdout)
+    assert len(listed) == 3 and sum(r["latest"] for r in listed) == 1
+    shown = runner.invoke(app, ["models", "show", "BTCUSDT", "--models-dir", str(registry), "--json"])
+    assert json.loads(shown.stdout)["version_id"] == versions(registry)[-1].name
+    comp = runner.invoke(app, ["models", "compare", "BTCUSDT", "--models-dir", str(registry), "--json"])
+    data = json.loads(comp.stdout)
+    labels = [r["label"] for r in data["rows"]]
+    assert labels[-1] == "naive (last close)" and len(labels) == 4
+    assert data["baseline"] == "cnn_lstm (default)"
+    for row in data["rows"]:
+        if row["architecture"] in ("attention_lstm", "tcn"):
+            assert row["rmse_improvement_pct"] is not None and 0 <= row["dm_vs_baseline"]["p_value"] <= 1
+    table = runner.invoke(app, ["models", "compare", "BTCUSDT", "--models-dir", str(registry)], env={"COLUMNS": "200"})
+    assert "Comparison vs cnn_lstm (default) baseline" in table.output and "RMSE Improvement" in table.output
+
+
+def test_same_seed_same_result_on_cpu(tmp_path):
+    results = []
+    for run in range(2):
+        r = runner.invoke(app, ["train", "model", "ETHUSDT", "--model-type", "tcn", "--variant", "lightweight",
+                                "--days", "8", "--epochs", "3", "--data-source", "synthetic", "--device", "cpu",
+                                "--models-dir", str(tmp_path / str(run)), "--no-db", "--json"])
+        assert r.exit_code == 0, r.output
+        results.append(json.loads(r.stdout)["evaluation_results"])
+    assert results[0]["test_rmse"] == results[1]["test_rmse"]
+    assert results[0]["val_loss"] == results[1]["val_loss"]
+
+
+def atb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "atb.cli.main", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--model-type", "transformer"], 2, "unknown model type 'transformer'"),
+        (["--variant", "huge"], 2, "unknown model variant 'huge'"),
+        (["--days", "0"], 2, "--days must be positive"),
+        (["--epochs", "-1"], 2, "--epochs must be at least 1"),
+        (["--timeframe", "7h"], 2, "unknown timeframe '7h'"),
+        (["--days", "3", "--batch-size", "5000"], 2, "larger than the training set"),
+        (["--days", "1", "--sequence-length", "400"], 1, "too few usable windows"),
+        (["--start-date", "2024-12-30", "--end-date", "2024-12-01"], 2, "is not before --end-date"),
+        (["--data-file", "/nonexistent.csv"], 1, "/nonexistent.csv: no such file"),
+        (["--device", "cuda"] if not __import__("torch").cuda.is_available() else ["--device", "tpu"], 2, "device"),
+        (["--bogus"], 2, "No such option: --bogus"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(tmp_path, args, code, message):
+    base = ["train", "model", "BTCUSDT", "--epochs", "1", "--data-source", "synthetic", "--no-db",
+            "--models-dir", str(tmp_path)]
+    if "--data-file" in args:
+        base.remove("--data-source"), base.remove("synthetic")
+    result = atb(*base, *args)
+    assert result.returncode == code, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip() and not ln.startswith("•")]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "BTCUSDT/price/latest").exists()

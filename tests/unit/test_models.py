@@ -1,0 +1,64 @@
+"""Every architecture and variant builds, sizes grow with the variant, the TCN is causal and covers
+the window, and the ONNX export matches PyTorch with a dynamic batch axis."""
+
+import numpy as np
+import pytest
+import torch
+
+from atb.errors import UsageError
+from atb.models.export import check_parity, export_onnx
+from atb.models.factory import ARCHITECTURES, VARIANTS, build_model, count_parameters, model_config
+
+N_FEATURES, LENGTH = 17, 60
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_parameter_counts_increase_with_the_variant(architecture):
+    counts = [count_parameters(build_model(architecture, model_config(architecture, v, N_FEATURES, LENGTH)))
+              for v in VARIANTS]
+    assert counts[0] < counts[1] < counts[2], counts
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_forward_shape(architecture, variant):
+    model = build_model(architecture, model_config(architecture, variant, N_FEATURES, LENGTH)).eval()
+    assert model(torch.randn(5, LENGTH, N_FEATURES)).shape == (5,)
+
+
+@pytest.mark.parametrize("length", [10, 60, 120, 300])
+def test_tcn_receptive_field_covers_the_window(length):
+    cfg = model_config("tcn", "default", N_FEATURES, length)
+    assert cfg["receptive_field"] >= length
+
+
+def test_tcn_is_causal_within_the_window():
+    torch.manual_seed(0)
+    model = build_model("tcn", model_config("tcn", "lightweight", N_FEATURES, LENGTH)).eval()
+    x = torch.randn(1, LENGTH, N_FEATURES)
+    # The block outputs at time t must not depend on inputs after t.
+    h = model.blocks(x.transpose(1, 2).unsqueeze(2))
+    x2 = x.clone()
+    x2[:, 40:] += 5.0
+    h2 = model.blocks(x2.transpose(1, 2).unsqueeze(2))
+    assert torch.allclose(h[..., :40], h2[..., :40])
+    assert not torch.allclose(h[..., 40:], h2[..., 40:])
+
+
+def test_unknown_choices_are_usage_errors():
+    with pytest.raises(UsageError, match="unknown model type"):
+        model_config("transformer", "default", N_FEATURES, LENGTH)
+    with pytest.raises(UsageError, match="unknown model variant"):
+        model_config("tcn", "huge", N_FEATURES, LENGTH)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_onnx_export_parity_and_dynamic_batch(architecture, tmp_path):
+    torch.manual_seed(1)
+    model = build_model(architecture, model_config(architecture, "lightweight", N_FEATURES, 30)).eval()
+    path = tmp_path / "model.onnx"
+    opset = export_onnx(model, torch.randn(2, 30, N_FEATURES), path)
+    assert opset >= 17
+    for batch in (1, 7, 64):
+        windows = np.random.default_rng(batch).normal(size=(batch, 30, N_FEATURES)).astype(np.float32)
+        assert check_parity(path, model, windows) <= 1e-4

@@ -1,0 +1,73 @@
+"""Version folders appear only complete, `latest` moves atomically, damaged folders explain themselves."""
+
+import json
+import os
+
+import pytest
+
+from atb.errors import ModelError
+from atb.registry.store import ModelStore, read_metadata, write_json
+
+
+def stage_version(store: ModelStore, symbol: str, name: str, fail: bool = False):
+    with store.staging(symbol) as staged:
+        write_json(staged / "metadata.json", {"version_id": name, "training_params": {},
+                                              "evaluation_results": {}, "performance": {}})
+        (staged / "model.onnx").write_bytes(b"onnx")
+        if fail:
+            raise RuntimeError("crash mid-export")
+        return store.publish(symbol, staged, name)
+
+
+def test_publish_and_latest(tmp_path):
+    store = ModelStore(tmp_path)
+    first = stage_version(store, "BTCUSDT", "2026-01-01_000000_tcn_default")
+    second = stage_version(store, "BTCUSDT", "2026-01-01_000001_tcn_default")
+    link = tmp_path / "BTCUSDT/price/latest"
+    assert link.is_symlink() and os.readlink(link) == second.name  # relative
+    assert store.resolve("BTCUSDT") == link.parent / second.name
+    assert [v.name for v in store.versions("BTCUSDT")] == [first.name, second.name]
+
+
+def test_failed_run_leaves_no_folder_and_latest_unchanged(tmp_path):
+    store = ModelStore(tmp_path)
+    good = stage_version(store, "BTCUSDT", "v1")
+    with pytest.raises(RuntimeError):
+        stage_version(store, "BTCUSDT", "v2", fail=True)
+    parent = tmp_path / "BTCUSDT/price"
+    assert sorted(p.name for p in parent.iterdir()) == ["latest", "v1"]
+    assert os.readlink(parent / "latest") == good.name
+
+
+def test_same_name_gets_a_suffix_and_metadata_follows(tmp_path):
+    store = ModelStore(tmp_path)
+    stage_version(store, "ETHUSDT", "v")
+    second = stage_version(store, "ETHUSDT", "v")
+    assert second.name == "v-2"
+    assert json.loads((second / "metadata.json").read_text())["version_id"] == "v-2"
+
+
+def test_stale_staging_of_a_dead_process_is_removed(tmp_path):
+    store = ModelStore(tmp_path)
+    parent = store.price_dir("BTCUSDT")
+    parent.mkdir(parents=True)
+    stale = parent / ".staging-999999999-000000"
+    stale.mkdir()
+    stage_version(store, "BTCUSDT", "v1")
+    assert not stale.exists()
+
+
+def test_damaged_versions_give_one_line_errors(tmp_path):
+    store = ModelStore(tmp_path)
+    v = stage_version(store, "BTCUSDT", "v1")
+    (v / "metadata.json").write_text('{"training_params": ')
+    with pytest.raises(ModelError, match="not valid JSON"):
+        read_metadata(v)
+    (v / "metadata.json").write_text('{"training_params": {}}')
+    with pytest.raises(ModelError, match="evaluation_results"):
+        read_metadata(v)
+    (v / "model.onnx").unlink()
+    with pytest.raises(ModelError, match="model.onnx is missing"):
+        store.resolve("BTCUSDT")
+    with pytest.raises(ModelError, match="no trained model"):
+        store.resolve("SOLUSDT")
