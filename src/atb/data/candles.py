@@ -164,7 +164,9 @@ def _check_timeframe(df: pd.DataFrame, origin: str, timeframe: str, row_offset: 
     """Every open time must sit on the timeframe's grid, and no two candles closer than one step."""
     step = timeframe_delta(timeframe)
     ns = df["open_time"].astype("int64").to_numpy()
-    off_grid = (ns % step.value) != 0
+    # Weekly candles open on Mondays; the Unix epoch was a Thursday, four days later in the week.
+    week_start = pd.Timedelta(days=4).value if timeframe == "1w" else 0
+    off_grid = ((ns - week_start) % step.value) != 0
     if off_grid.any():
         i = int(np.flatnonzero(off_grid)[0])
         raise _fail(

@@ -13,8 +13,9 @@ def newest_candles(source: str, symbol: str, timeframe: str, bars: int, *, excha
                    data_file: Path | None = None, synthetic_seed: int = 7) -> pd.DataFrame:
     if source == "cache":
         from atb.data.cache import CacheKey, read_cache
+        from atb.data.symbols import normalize_symbol
 
-        cached = read_cache(CacheKey(exchange.lower(), symbol, timeframe))
+        cached = read_cache(CacheKey(exchange.lower(), normalize_symbol(symbol), timeframe))
         if cached is None or cached.candles.empty:
             raise DataError(
                 f"no cached {symbol} {timeframe} candles for {exchange}; run 'atb data download {symbol} "
