@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -9,7 +10,7 @@ import typer
 # typer >= 0.22 vendors click; its exceptions are what a non-standalone call raises.
 from typer._click import exceptions as click
 
-from atb import __version__
+from atb import __version__, interrupts
 from atb.cli import data, db, dev, models, runs, train
 from atb.errors import AtbError
 
@@ -50,6 +51,7 @@ def _error(message: str, code: int) -> None:
 
 
 def run(argv: list[str] | None = None) -> None:
+    interrupts.install()
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="atb",
@@ -63,8 +65,16 @@ def run(argv: list[str] | None = None) -> None:
         _error(exc.format_message(), exc.exit_code)
     except AtbError as exc:
         _error(str(exc), exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt as exc:
+        _error(str(exc) or "interrupted", interrupts.exit_code(exc))
+    except typer.Abort:
         _error("interrupted", 130)
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("ATB_DEBUG"):
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (set ATB_DEBUG=1 for the traceback)", 1)
+    if interrupts.received is not None:  # typer has turned the interrupt into a bare exit code
+        _error(interrupts.message(), 128 + interrupts.received)
     sys.exit(result if isinstance(result, int) else 0)
 
 

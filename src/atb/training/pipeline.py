@@ -17,7 +17,7 @@ import pandas as pd
 from atb import __version__
 from atb.config import models_dir as default_models_dir
 from atb.data.timeframes import bars_per_day, timeframe_delta, timeframe_seconds
-from atb.errors import UsageError
+from atb.errors import AtbError, ModelError, UsageError
 
 DATA_SOURCES = ("exchange", "file", "synthetic")
 
@@ -111,8 +111,8 @@ def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOut
     created = datetime.now(timezone.utc)
     try:
         return _train(req, reporter, run_log, created)
-    except KeyboardInterrupt:
-        run_log.fail("interrupted by the user", status="interrupted")
+    except KeyboardInterrupt as exc:
+        run_log.fail(str(exc) or "interrupted", status="interrupted")
         raise
     except BaseException as exc:
         run_log.fail(f"{type(exc).__name__}: {exc}")
@@ -121,15 +121,12 @@ def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOut
 
 def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> TrainOutcome:
     import torch
-    from safetensors.torch import save_file
 
     from atb.data.loader import load_market
-    from atb.evaluation.latency import measure_latency
     from atb.evaluation.metrics import evaluate_forecasts
     from atb.features.dataset import build_dataset, history_bars_needed
-    from atb.models.export import check_parity, export_onnx
-    from atb.models.factory import build_model, count_parameters, model_config
-    from atb.registry.store import ModelStore, write_json
+    from atb.models.factory import build_model, model_config
+    from atb.registry.store import ModelStore
     from atb.training.device import default_batch_size, resolve_device
     from atb.training.trainer import DeviceData, TrainConfig, fit, predict, seed_everything
 
@@ -180,8 +177,15 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    result = fit(model, data, cfg, on_epoch)
-    reporter.fit_finished()
+    try:
+        result = fit(model, data, cfg, on_epoch)
+    except torch.cuda.OutOfMemoryError:
+        raise AtbError(
+            f"CUDA out of memory while training {req.architecture} ({req.variant}); try --model-variant "
+            f"lightweight, a smaller --batch-size (now {batch_size}) or --sequence-length (now {req.sequence_length})"
+        ) from None
+    finally:
+        reporter.fit_finished()  # leave the terminal clean whatever happened
 
     reporter.stage("Evaluating on the untouched test split")
     test = dataset.anchors["test"]
@@ -194,10 +198,37 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     evaluation["train_loss"] = result.history[result.best_epoch - 1].train_loss
 
     store = ModelStore(req.models_dir or default_models_dir())
+    try:
+        version_dir, metadata = _save_version(
+            store, req, name, created, model, data, dataset, candles, config, result, evaluation, device,
+            source_label, batch_size, last_close, actual, predicted, reporter,
+        )
+    except OSError as exc:  # read-only or full disk: the staging folder is already gone
+        raise ModelError(f"cannot write the model version under {store.price_dir(req.symbol)}: "
+                         f"{exc.strerror or exc}") from None
+    run_log.complete(metadata)
+    return TrainOutcome(version_dir, metadata)
+
+
+def _save_version(store, req: TrainRequest, name: str, created: datetime, model, data, dataset, candles,
+                  config: dict, result, evaluation: dict, device, source_label: str, batch_size: int,
+                  last_close: np.ndarray, actual: np.ndarray, predicted: np.ndarray,
+                  reporter: Reporter) -> tuple[Path, dict]:
+    """Write every artifact into a staging folder, check ONNX parity, then publish atomically."""
+    import torch
+    from safetensors.torch import save as safetensors_bytes
+
+    from atb.evaluation.latency import measure_latency
+    from atb.models.export import check_parity, export_onnx
+    from atb.models.factory import count_parameters
+    from atb.registry.store import write_json
+
     with store.staging(req.symbol) as staged:
         reporter.stage("Saving weights and exporting to ONNX")
         model = model.cpu().eval()
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(staged / "model.safetensors"))
+        # Serialise in memory and write with Python, so a full or read-only disk is a plain OSError.
+        weights = safetensors_bytes({k: v.contiguous() for k, v in model.state_dict().items()})
+        (staged / "model.safetensors").write_bytes(weights)
         write_json(staged / "scaler.json", dataset.scaler.to_dict())
         test_windows = data.batch(data.anchors["test"])[0].cpu().numpy()
         opset = export_onnx(model, torch.from_numpy(test_windows[:2]), staged / "model.onnx")
@@ -252,8 +283,7 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
         version_dir = store.publish(req.symbol, staged, name)
 
     metadata["version_id"] = version_dir.name
-    run_log.complete(metadata)
-    return TrainOutcome(version_dir, metadata)
+    return version_dir, metadata
 
 
 def _params(req: TrainRequest, batch_size: int) -> dict:
