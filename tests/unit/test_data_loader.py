@@ -126,7 +126,8 @@ def test_exchange_end_defaults_to_last_closed_candle(monkeypatch: pytest.MonkeyP
              *, progress: bool = True) -> pd.DataFrame:
         seen["end"] = end
         times = pd.date_range(end=end, periods=500, freq="h", tz="UTC")
-        out = synthetic_candles(500, end=times[-1])
+        out = synthetic_candles(500)
+        out["open_time"] = times  # the fake exchange serves synthetic prices at today's times
         return out
 
     monkeypatch.setattr(exchange_module, "load_exchange_candles", fake)

@@ -11,7 +11,7 @@ import typer
 from typer._click import exceptions as click
 
 from atb import __version__, interrupts
-from atb.cli import data, db, dev, models, runs, train
+from atb.cli import bench, data, db, dev, models, runs, train
 from atb.errors import AtbError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
+app.add_typer(bench.app, name="bench")
 app.command("predict")(models.predict)
 
 
@@ -51,10 +52,15 @@ def _error(message: str, code: int) -> None:
 
 
 def run(argv: list[str] | None = None) -> None:
+    run_app(app, argv, "atb")
+
+
+def run_app(typer_app: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
+    """Run a typer app with atb's conventions: one-line errors, exit 2 for usage, 130/143 for signals."""
     interrupts.install()
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(typer_app)
     try:
-        result = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="atb",
+        result = command.main(args=argv if argv is not None else sys.argv[1:], prog_name=prog_name,
                               standalone_mode=False)
     except click.NoArgsIsHelpError:
         sys.exit(2)  # typer has already printed the help

@@ -15,6 +15,7 @@ import pandas as pd
 
 from atb.data.candles import COLUMNS
 from atb.data.timeframes import timeframe_delta, timeframe_seconds
+from atb.errors import DataError
 
 SYNTHETIC_END = pd.Timestamp("2025-01-01T00:00:00Z")  # fixed, so a seed always gives the same market
 SOURCE_LABEL = "synthetic"
@@ -33,9 +34,18 @@ def synthetic_candles(
     end: pd.Timestamp = SYNTHETIC_END,
     start_price: float = 30_000.0,
 ) -> pd.DataFrame:
-    """``bars`` consecutive candles ending at ``end`` (open time of the last candle)."""
-    total = max(bars, MIN_PATH_BARS)
-    frame = _path(total, symbol, timeframe, seed, ar_coef, end, start_price).iloc[-bars:].reset_index(drop=True)
+    """``bars`` consecutive candles whose last opens at ``end`` (at most the market's fixed end).
+
+    The market is one timeline ending at ``SYNTHETIC_END``: an earlier ``end`` cuts an earlier stretch
+    of the same prices, so walk-forward folds see different candles, not the same ones relabelled.
+    """
+    step = timeframe_delta(timeframe)
+    if end > SYNTHETIC_END:
+        raise DataError(f"the synthetic market ends at {SYNTHETIC_END:%Y-%m-%d %H:%M} UTC; use an earlier end date")
+    offset = int((SYNTHETIC_END - end) / step)  # candles after `end`, up to the market's end
+    total = max(bars + offset, MIN_PATH_BARS)
+    path = _path(total, symbol, timeframe, seed, ar_coef, SYNTHETIC_END, start_price)
+    frame = path.iloc[total - offset - bars : total - offset].reset_index(drop=True)
     frame.attrs["source"] = SOURCE_LABEL
     return frame
 
