@@ -20,6 +20,7 @@ class Entry:
     label: str  # e.g. "attention_lstm (default)"
     metadata: dict
     predictions: pd.DataFrame  # target_time, last_close, actual_close, predicted_close
+    # (+ optional "pool": several seeds/folds in one frame, told apart by it; rows align on pool and time)
 
     @property
     def architecture(self) -> str:
@@ -70,16 +71,17 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
     """Score every entry on the target times they all share, plus naive persistence on the same ones."""
     if not entries:
         raise ValueError("nothing to compare")
-    common = set(entries[0].predictions["target_time"])
+    keys = _key_columns(entries)
+    common = set(_keys(entries[0].predictions, keys))
     for e in entries[1:]:
-        common &= set(e.predictions["target_time"])
+        common &= set(_keys(e.predictions, keys))
     notes = []
     if any(len(e.predictions) != len(common) for e in entries):
         notes.append(f"the versions' test windows differ; all scores use the {len(common)} windows they share")
     if not common:
         raise ValueError("the versions share no test windows; compare versions trained on the same data")
     aligned = [
-        e.predictions[e.predictions["target_time"].isin(common)].sort_values("target_time").reset_index(drop=True)
+        e.predictions[[k in common for k in _keys(e.predictions, keys)]].sort_values(keys).reset_index(drop=True)
         for e in entries
     ]
     base_idx = next((i for i, e in enumerate(entries) if e.architecture == baseline_architecture), None)
@@ -112,8 +114,17 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
         naive.rmse_improvement_pct = _improvement(rows[base_idx].metrics["test_rmse"], naive.metrics["test_rmse"])
         naive.mae_improvement_pct = _improvement(rows[base_idx].metrics["test_mae"], naive.metrics["test_mae"])
     times = pd.to_datetime(first["target_time"], utc=True)
-    return Comparison(rows + [naive], len(first), f"{times.iloc[0]:%Y-%m-%d %H:%M}", f"{times.iloc[-1]:%Y-%m-%d %H:%M}",
+    return Comparison(rows + [naive], len(first), f"{times.min():%Y-%m-%d %H:%M}", f"{times.max():%Y-%m-%d %H:%M}",
                       rows[base_idx].label if base_idx is not None else None, notes)
+
+
+def _key_columns(entries: list[Entry]) -> list[str]:
+    # Pooled entries (the benchmark's seeds and folds) repeat target times; "pool" tells the copies apart.
+    return ["pool", "target_time"] if all("pool" in e.predictions.columns for e in entries) else ["target_time"]
+
+
+def _keys(p: pd.DataFrame, keys: list[str]) -> list:
+    return list(zip(*(p[k] for k in keys), strict=True)) if len(keys) > 1 else list(p[keys[0]])
 
 
 def _metrics(p: pd.DataFrame) -> dict:

@@ -1,0 +1,219 @@
+"""From the runs' predictions to one summary per model: mean ± std across seeds and pooled DM tests.
+
+All metrics come from ``atb.evaluation.comparison.compare`` (the same numbers as ``atb models compare``):
+one comparison per seed, each pooled over the walk-forward folds (distinct test windows), and the summary
+is the mean ± std of those across seeds.
+
+Significance is tested on the pooled test windows (every fold's windows). Seeds share their windows,
+so simply concatenating the seeds' forecasts would count each window once per seed and overstate the
+evidence (the DM statistic grows with sqrt(seeds) when seeds agree). Instead each window's squared error
+is averaged over the seeds first, and the DM test runs on those per-window losses. compare()'s own test on
+the plain concatenation is kept in the results as ``*_concat_p`` for reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from atb.benchmark.runner import RunRecord
+from atb.evaluation.comparison import Comparison, Entry, Row, compare
+from atb.evaluation.stats import diebold_mariano
+
+SPREAD_METRICS = ("test_rmse", "test_mae", "mape", "directional_accuracy", "rmse_skill_vs_naive")
+SPREAD_FIELDS = ("training_time_s", "inference_ms_p50", "rmse_improvement_pct", "mae_improvement_pct")
+
+
+@dataclass
+class SummaryRow:
+    label: str
+    architecture: str
+    variant: str
+    is_baseline: bool
+    is_naive: bool
+    seeds: int  # how many seeds the means are over
+    mean: dict  # metric -> mean across seeds
+    std: dict  # metric -> sample std across seeds (None with one seed)
+    directional_accuracy_ci95: list  # the per-seed Wilson intervals, averaged
+    parameters: int | None
+    dm_vs_baseline: dict | None  # {"statistic", "p_value"} on the pooled windows, seed-averaged losses
+    dm_vs_naive: dict | None
+    dm_vs_baseline_concat_p: float | None = None  # compare() on the plain concatenation (for reference)
+    dm_vs_naive_concat_p: float | None = None
+
+    def value(self, metric: str) -> float | None:
+        return self.mean.get(metric)
+
+    def flat(self) -> dict:
+        """One flat dict: what the decision matrix reads (and what a hand-made test result looks like)."""
+        out = {"label": self.label, "architecture": self.architecture, "variant": self.variant,
+               "is_baseline": self.is_baseline, "is_naive": self.is_naive, "seeds": self.seeds,
+               "parameters": self.parameters, "directional_accuracy_ci95": self.directional_accuracy_ci95,
+               "dm_p_vs_baseline": _p(self.dm_vs_baseline), "dm_p_vs_naive": _p(self.dm_vs_naive),
+               "dm_p_vs_baseline_concat": self.dm_vs_baseline_concat_p,
+               "dm_p_vs_naive_concat": self.dm_vs_naive_concat_p}
+        for key, value in self.mean.items():
+            out[key] = value
+            out[f"{key}_std"] = self.std.get(key)
+        return out
+
+
+@dataclass
+class Summary:
+    rows: list[SummaryRow]
+    seeds: list[int]
+    folds: list[int]
+    windows: int  # distinct test windows that every model was scored on (all folds)
+    start: str
+    end: str
+    baseline: str | None
+    per_seed: list[Comparison] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, label: str) -> SummaryRow | None:
+        return next((r for r in self.rows if r.label == label), None)
+
+    def to_dict(self) -> dict:
+        from atb.cli.summary import comparison_to_dict
+
+        return {"seeds": self.seeds, "folds": self.folds, "windows": self.windows, "start": self.start,
+                "end": self.end, "baseline": self.baseline, "notes": self.notes,
+                "rows": [r.flat() for r in self.rows],
+                "per_seed": [{"seed": s, **comparison_to_dict(c)} for s, c in zip(self.seeds, self.per_seed,
+                                                                                  strict=True)]}
+
+
+def load_entries(records: list[RunRecord]) -> dict[int, Entry]:
+    """The predictions of every completed run, by run index (a run whose files cannot be read is skipped)."""
+    entries = {}
+    for r in records:
+        if r.ok and r.version_dir:
+            try:
+                entries[r.index] = Entry.from_version(r.version_dir)
+            except Exception as exc:  # noqa: BLE001 - recorded; the other runs still count
+                r.status, r.error = "failed", f"results unreadable: {type(exc).__name__}: {exc}"
+    return entries
+
+
+def summarize(records: list[RunRecord], entries: dict[int, Entry]) -> Summary | None:
+    """None when no run completed."""
+    ok = [r for r in records if r.ok and r.index in entries]
+    if not ok:
+        return None
+    labels = list(dict.fromkeys(r.label for r in ok))  # plan order: the baseline first
+    seeds = sorted({r.seed for r in ok})
+    folds = sorted({r.fold for r in ok})
+    per_seed, used_seeds, notes = [], [], []
+    for seed in seeds:
+        group = [_pooled(label, [(f"f{r.fold}", entries[r.index]) for r in ok if r.seed == seed and r.label == label])
+                 for label in labels]
+        group = [e for e in group if e is not None]
+        try:
+            per_seed.append(compare(group))
+            used_seeds.append(seed)
+        except ValueError as exc:
+            notes.append(f"seed {seed}: {exc}")
+    if not per_seed:
+        return None
+    concat = compare([_pooled(label, [(f"s{r.seed}/f{r.fold}", entries[r.index]) for r in ok if r.label == label])
+                      for label in labels])
+    dm, windows = _seed_averaged_dm(ok, entries, labels, concat.baseline)
+    rows = [_summary_row(row, per_seed, dm, concat) for row in concat.rows]
+    for comp in per_seed:
+        notes += [n for n in comp.notes if n not in notes]
+    return Summary(rows, used_seeds, folds, windows, concat.start, concat.end, concat.baseline, per_seed, notes)
+
+
+def _pooled(label: str, parts: list[tuple[str, Entry]]) -> Entry | None:
+    """One Entry holding several runs of a model; ``pool`` tells their test windows apart."""
+    if not parts:
+        return None
+    first = parts[0][1]
+    perf = [e.metadata.get("performance", {}) for _, e in parts]
+    meta = {
+        "training_params": dict(first.metadata["training_params"]),
+        "version_id": first.metadata.get("version_id") if len(parts) == 1 else None,
+        "performance": {
+            "training_time_s": _mean([p.get("training_time_s") for p in perf]),
+            "inference_ms_p50": _mean([p.get("inference_ms_p50") for p in perf]),
+            "parameters": perf[0].get("parameters"),
+        },
+    }
+    frames = [e.predictions.assign(pool=key) for key, e in parts]
+    return Entry(label, meta, pd.concat(frames, ignore_index=True))
+
+
+def _seed_averaged_dm(ok: list[RunRecord], entries: dict[int, Entry], labels: list[str],
+                      baseline: str | None) -> tuple[dict, int]:
+    """label -> {"vs_baseline", "vs_naive"} DM results on the pooled windows; and the number of windows."""
+    frames = {}
+    for label in labels:
+        parts = [entries[r.index].predictions.assign(seed=r.seed, fold=r.fold) for r in ok if r.label == label]
+        frames[label] = pd.concat(parts, ignore_index=True).set_index(["seed", "fold", "target_time"])
+    common = frames[labels[0]].index
+    for label in labels[1:]:
+        common = common.intersection(frames[label].index)
+    common = common.sort_values()
+    rms = {}
+    for label, frame in frames.items():
+        f = frame.loc[common]
+        sq = (f["predicted_close"] - f["actual_close"]) ** 2
+        rms[label] = np.sqrt(sq.groupby(level=["fold", "target_time"]).mean())
+    first = frames[labels[0]].loc[common]
+    naive = np.sqrt(((first["last_close"] - first["actual_close"]) ** 2).groupby(level=["fold", "target_time"]).mean())
+    out = {}
+    for label in labels:
+        res = {"vs_naive": diebold_mariano(rms[label].to_numpy(), naive.to_numpy())}
+        if baseline is not None and label != baseline:
+            res["vs_baseline"] = diebold_mariano(rms[label].to_numpy(), rms[baseline].to_numpy())
+        out[label] = res
+    return out, len(naive)
+
+
+def _summary_row(row: Row, per_seed: list[Comparison], dm: dict, concat: Comparison) -> SummaryRow:
+    matches = [r for comp in per_seed for r in comp.rows if r.label == row.label and r.is_naive == row.is_naive]
+    mean, std = {}, {}
+    for key in SPREAD_METRICS:
+        mean[key], std[key] = _spread([m.metrics[key] for m in matches])
+    for key in SPREAD_FIELDS:
+        mean[key], std[key] = _spread([getattr(m, key) for m in matches])
+    cis = np.array([m.metrics["directional_accuracy_ci95"] for m in matches], dtype=float)
+    ci = [_mean(list(cis[:, 0])), _mean(list(cis[:, 1]))] if len(cis) else [None, None]
+    if row.is_naive:  # the same forecast for every seed: a spread of zero says nothing
+        std = dict.fromkeys(std)
+    tests = dm.get(row.label, {}) if not row.is_naive else {}
+    return SummaryRow(
+        label=row.label, architecture=row.architecture, variant=row.variant, is_baseline=row.is_baseline,
+        is_naive=row.is_naive, seeds=len(matches), mean=mean, std=std, directional_accuracy_ci95=ci,
+        parameters=row.parameters, dm_vs_baseline=_dm_dict(tests.get("vs_baseline")),
+        dm_vs_naive=_dm_dict(tests.get("vs_naive")),
+        dm_vs_baseline_concat_p=_finite(row.dm_vs_baseline["p_value"]) if row.dm_vs_baseline else None,
+        dm_vs_naive_concat_p=None if row.is_naive else _finite(row.metrics["dm_vs_naive"]["p_value"]),
+    )
+
+
+def _dm_dict(result) -> dict | None:
+    return None if result is None else {"statistic": _finite(result.statistic), "p_value": _finite(result.p_value),
+                                        "n": result.n}
+
+
+def _spread(values: list) -> tuple[float | None, float | None]:
+    vals = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), (float(np.std(vals, ddof=1)) if len(vals) > 1 else None)
+
+
+def _mean(values: list) -> float | None:
+    return _spread(values)[0]
+
+
+def _finite(value) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def _p(test: dict | None) -> float | None:
+    return None if test is None else test.get("p_value")
+

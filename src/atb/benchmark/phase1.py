@@ -1,0 +1,169 @@
+"""The Phase-1 benchmark end to end: plan -> training runs -> summary -> decision -> files -> run log.
+
+Used by `atb bench phase1` and scripts/phase1_benchmark.py. Files written to the output folder:
+phase1_results.json (settings, every run, the summary and the decision), phase1_report.md and
+phase1_comparison.png.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from atb import __version__
+from atb.benchmark.aggregate import Summary, load_entries, summarize
+from atb.benchmark.decision import Decision, decide
+from atb.benchmark.plan import make_plan, resolve_last_candle
+from atb.benchmark.plots import plot_comparison
+from atb.benchmark.report import render, title
+from atb.benchmark.runner import Interrupted, Observer, RunRecord, run_plan
+from atb.benchmark.settings import BenchSettings
+from atb.errors import AtbError, UsageError
+
+RESULTS_FILE = "phase1_results.json"
+REPORT_FILE = "phase1_report.md"
+PLOT_FILE = "phase1_comparison.png"
+
+
+class RunsFailed(AtbError):
+    """Some training runs failed; the results were still written (exit code 1)."""
+
+
+@dataclass
+class Phase1Result:
+    status: str  # completed | partial | failed | interrupted
+    records: list[RunRecord]
+    summary: Summary | None
+    decision: Decision | None
+    results: dict
+    files: dict[str, Path] = field(default_factory=dict)
+    benchmark_id: int | None = None
+
+    @property
+    def failed(self) -> list[RunRecord]:
+        return [r for r in self.records if not r.ok]
+
+
+def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Phase1Result:
+    """Run every training, write the files and the run-log row; raise KeyboardInterrupt after writing them
+    when interrupted. Failed runs do not raise here: see Phase1Result.failed (the CLI exits non-zero)."""
+    _check_writable(settings.output_dir)
+    last_candle = resolve_last_candle(settings)
+    plan = make_plan(settings, last_candle)
+    interrupted = False
+    try:
+        records = run_plan(settings, plan, observer)
+    except Interrupted as exc:
+        records, interrupted = exc.records, True
+    entries = load_entries(records)
+    summary = summarize(records, entries)
+    per_fold = []
+    if settings.walk_forward > 1 and summary is not None:
+        for fold in summary.folds:
+            fold_summary = summarize([r for r in records if r.fold == fold], entries)
+            if fold_summary is not None:
+                per_fold.append((fold, fold_summary))
+    decision = decide([r.flat() for r in summary.rows], settings.smoke_test) if summary else None
+    status = _status(records, len(plan), interrupted)
+    data = _data_info(settings, entries, records, last_candle)
+    if settings.data_source == "synthetic" and settings.walk_forward > 1:
+        settings.notes.append("the synthetic market is generated afresh for every request (its prices do not "
+                              "depend on the end date), so walk-forward folds on synthetic data repeat one series")
+    results = {
+        "benchmark": "phase1", "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "atb_version": __version__, "status": status, "settings": settings.to_dict(), "data": data,
+        "counts": {"runs": len(plan), "completed": sum(r.ok for r in records),
+                   "failed": sum(r.status == "failed" for r in records),
+                   "not_run": len(plan) - len(records)},
+        "runs": [r.to_dict() for r in records],
+        "summary": summary.to_dict() if summary else None,
+        "per_fold": [{"fold": f, **s.to_dict()} for f, s in per_fold],
+        "decision": decision.to_dict() if decision else None,
+        "notes": settings.notes,
+    }
+    result = Phase1Result(status, records, summary, decision, results)
+    _write_outputs(result, settings, per_fold)
+    result.benchmark_id = _record(settings, result)
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
+
+
+def _write_outputs(result: Phase1Result, settings: BenchSettings, per_fold: list) -> None:
+    out = settings.output_dir
+    files = {"results": out / RESULTS_FILE, "report": out / REPORT_FILE}
+    if result.summary is not None:
+        heading = title(result.results["settings"], result.results["data"]["synthetic"])
+        files["plot"] = plot_comparison(result.summary, out / PLOT_FILE, heading,
+                                        f"{settings.days:g} days, {settings.epochs} epochs")
+    result.results["files"] = {k: str(v) for k, v in files.items()}
+    report = render(result.results, result.summary, result.decision, result.records, per_fold,
+                    PLOT_FILE if "plot" in files else None)
+    if settings.notes:
+        report += "\n## Notes\n\n" + "\n".join(f"- {n}" for n in settings.notes) + "\n"
+    _atomic_write(files["report"], report)
+    _atomic_write(files["results"], json.dumps(_jsonable(result.results), indent=2, allow_nan=False) + "\n")
+    result.files = files
+
+
+def _record(settings: BenchSettings, result: Phase1Result) -> int | None:
+    if not settings.log_to_db:
+        return None
+    try:
+        from atb.tracking import record_benchmark
+    except ImportError:  # the run log is optional; the files are the benchmark's record
+        return None
+    versions = [r.version_id for r in result.records if r.version_id]
+    decision = result.decision.headline if result.decision else "no decision: no run completed"
+    return record_benchmark(result.results["settings"], _jsonable(result.results), decision, versions,
+                            result.status)
+
+
+def _status(records: list[RunRecord], planned: int, interrupted: bool) -> str:
+    if interrupted:
+        return "interrupted"
+    done = sum(r.ok for r in records)
+    return "completed" if done == planned else "failed" if done == 0 else "partial"
+
+
+def _data_info(settings: BenchSettings, entries: dict, records: list[RunRecord], last_candle) -> dict:
+    meta = next((entries[r.index].metadata for r in records if r.index in entries), {})
+    return {"source": meta.get("data", {}).get("source") or settings.data_source,
+            "synthetic": settings.data_source == "synthetic",
+            "device": meta.get("training_params", {}).get("device"),
+            "last_candle": None if last_candle is None else last_candle.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--output-dir {folder}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _jsonable(value):
+    """NaN and infinity become null (strict JSON); paths and timestamps become strings."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    return str(value)

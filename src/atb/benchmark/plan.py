@@ -1,0 +1,94 @@
+"""The list of training runs a benchmark makes: every model x seed x walk-forward fold, and each fold's end.
+
+Every run gets an explicit end (the data's last candle, resolved once), so that all runs of a fold see
+exactly the same candles and share their test windows, even when the exchange publishes a new candle
+while the benchmark is running. Fold k ends one test split earlier than fold k+1; the oldest runs first.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from atb.benchmark.settings import BenchSettings, ModelChoice
+from atb.data.timeframes import bars_per_day, timeframe_delta
+from atb.errors import DataError
+from atb.training.pipeline import TrainRequest
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    index: int  # 1-based position in the plan
+    model: ModelChoice
+    seed: int
+    fold: int  # 1 = oldest test window
+    folds: int
+    end: pd.Timestamp | None  # the last candle (target time) the run may use
+
+    @property
+    def title(self) -> str:
+        fold = f" fold {self.fold}/{self.folds}" if self.folds > 1 else ""
+        return f"{self.model.architecture} {self.model.variant} seed {self.seed}{fold}"
+
+
+def target_bars(settings: BenchSettings) -> int:
+    """The pipeline's count of target candles for --days (train + validation + test)."""
+    return max(1, int(round(settings.days * bars_per_day(settings.timeframe))))
+
+
+def bars_per_test_split(settings: BenchSettings) -> int:
+    """Length of the test split in candles, as the dataset builder splits a gap-free span."""
+    from atb.features.dataset import build_dataset, split_anchors
+
+    fractions = inspect.signature(build_dataset).parameters["fractions"].default
+    try:
+        return len(split_anchors(np.arange(target_bars(settings)), fractions, horizon=1)["test"])
+    except DataError:  # too short to split: the training runs themselves will say why
+        return max(1, round(target_bars(settings) * fractions[2]))
+
+
+def fold_ends(settings: BenchSettings, last_candle: pd.Timestamp | None) -> list[pd.Timestamp | None]:
+    """End of each fold, oldest first; the newest fold ends at the data's last candle."""
+    k = settings.walk_forward
+    if last_candle is None:
+        return [None] * k
+    step = timeframe_delta(settings.timeframe) * bars_per_test_split(settings)
+    return [last_candle - (k - 1 - i) * step for i in range(k)]
+
+
+def make_plan(settings: BenchSettings, last_candle: pd.Timestamp | None) -> list[RunSpec]:
+    """Folds outermost, then seeds, then models: an interrupted benchmark leaves comparable groups."""
+    runs = []
+    ends = fold_ends(settings, last_candle)
+    for fold, end in enumerate(ends, start=1):
+        for seed in settings.seed_list:
+            for model in settings.models:
+                runs.append(RunSpec(len(runs) + 1, model, seed, fold, len(ends), end))
+    return runs
+
+
+def train_request(settings: BenchSettings, spec: RunSpec) -> TrainRequest:
+    return TrainRequest(
+        symbol=settings.symbol, architecture=spec.model.architecture, variant=spec.model.variant,
+        days=settings.days, end=spec.end, timeframe=settings.timeframe, epochs=settings.epochs, seed=spec.seed,
+        device=settings.device, data_source=settings.data_source, data_file=settings.data_file,
+        models_dir=settings.models_dir, synthetic_ar_coef=settings.synthetic_ar_coef, log_to_db=settings.log_to_db,
+        extra={"benchmark": "phase1", "run": spec.index, "seed": spec.seed, "fold": spec.fold,
+               "walk_forward": settings.walk_forward},
+    )
+
+
+def resolve_last_candle(settings: BenchSettings) -> pd.Timestamp:
+    """The newest candle the data source has (the exchange's last closed one), asked for once."""
+    from atb.data.loader import load_market
+
+    candles = load_market(
+        settings.data_source, settings.symbol, settings.timeframe, start=None, end=None, history_bars=0,
+        target_bars=1, data_file=settings.data_file, exchange=TrainRequest.exchange,
+        seed=TrainRequest.synthetic_seed, progress=False,
+        ar_coef=settings.synthetic_ar_coef,
+    )
+    return candles["open_time"].iloc[-1]

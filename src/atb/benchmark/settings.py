@@ -1,0 +1,143 @@
+"""What a Phase-1 benchmark run is asked to do: the --quick/--full presets, the model list, seeds and folds.
+
+Every check of the arguments happens here, before any training starts, and ends as one UsageError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from atb.errors import UsageError
+from atb.models.factory import ARCHITECTURES, BASELINE, VARIANTS, check_choice
+
+# The guide's Phase 1A (smoke test) and Phase 1B (full training) settings.
+PRESETS: dict[str, dict] = {
+    "quick": {"days": 7, "epochs": 5, "seeds": 1},
+    "full": {"days": 30, "epochs": 20, "seeds": 3},
+}
+FIRST_SEED = 42
+DATA_SOURCES = ("exchange", "file", "synthetic")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    architecture: str
+    variant: str = "default"
+
+    @property
+    def label(self) -> str:
+        return f"{self.architecture} ({self.variant})"  # the label Entry.from_version gives a version
+
+    def __str__(self) -> str:
+        return f"{self.architecture}:{self.variant}"
+
+
+DEFAULT_MODELS = tuple(ModelChoice(a) for a in ARCHITECTURES)
+
+
+@dataclass
+class BenchSettings:
+    mode: str  # "quick" or "full"
+    days: float
+    epochs: int
+    seeds: int
+    symbol: str = "BTCUSDT"
+    timeframe: str = "1h"
+    models: tuple[ModelChoice, ...] = DEFAULT_MODELS
+    walk_forward: int = 1
+    data_source: str = "exchange"
+    data_file: str | None = None
+    models_dir: Path | None = None
+    output_dir: Path = Path("artifacts")
+    device: str = "auto"
+    log_to_db: bool = True
+    synthetic_ar_coef: float = 0.1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def smoke_test(self) -> bool:
+        return self.mode == "quick"
+
+    @property
+    def seed_list(self) -> list[int]:
+        return [FIRST_SEED + i for i in range(self.seeds)]
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode, "smoke_test": self.smoke_test, "symbol": self.symbol, "timeframe": self.timeframe,
+            "days": self.days, "epochs": self.epochs, "seeds": self.seed_list, "walk_forward": self.walk_forward,
+            "models": [str(m) for m in self.models], "data_source": self.data_source, "data_file": self.data_file,
+            "models_dir": None if self.models_dir is None else str(self.models_dir),
+            "output_dir": str(self.output_dir), "device": self.device, "log_to_db": self.log_to_db,
+            "synthetic_ar_coef": self.synthetic_ar_coef if self.data_source == "synthetic" else None,
+        }
+
+
+def parse_models(text: str) -> tuple[ModelChoice, ...]:
+    """``cnn_lstm,attention_lstm:deep,tcn:lightweight`` -> model choices (variant defaults to "default")."""
+    choices = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        arch, _, variant = item.partition(":")
+        arch, variant = arch.strip().lower(), (variant.strip().lower() or "default")
+        try:
+            check_choice(arch, variant)
+        except UsageError as exc:
+            raise UsageError(f"--models {item!r}: {exc}") from None
+        choice = ModelChoice(arch, variant)
+        if choice in choices:
+            raise UsageError(f"--models names {choice} twice")
+        choices.append(choice)
+    if not choices:
+        raise UsageError(f"--models is empty; e.g. --models {','.join(ARCHITECTURES)} "
+                         f"(variants: {', '.join(VARIANTS)}, as tcn:lightweight)")
+    # The baseline first: compare() takes the first cnn_lstm entry as the baseline, so prefer its default.
+    return tuple(sorted(choices, key=lambda c: (c.architecture != BASELINE or c.variant != "default")))
+
+
+def make_settings(
+    *, quick: bool, full: bool, symbol: str = "BTCUSDT", days: float | None = None, epochs: int | None = None,
+    models: str | None = None, seeds: int | None = None, walk_forward: int = 1, data_source: str | None = None,
+    data_file: str | Path | None = None, models_dir: Path | None = None, output_dir: Path = Path("artifacts"),
+    device: str = "auto", timeframe: str = "1h", log_to_db: bool = True, synthetic_ar_coef: float = 0.1,
+) -> BenchSettings:
+    if quick == full:
+        raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
+    mode = "quick" if quick else "full"
+    preset = PRESETS[mode]
+    days = preset["days"] if days is None else days
+    epochs = preset["epochs"] if epochs is None else epochs
+    seeds = preset["seeds"] if seeds is None else seeds
+    if not days > 0:
+        raise UsageError(f"--days must be positive (got {days})")
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1 (got {epochs})")
+    if seeds < 1:
+        raise UsageError(f"--seeds must be at least 1 (got {seeds})")
+    if walk_forward < 1:
+        raise UsageError(f"--walk-forward must be at least 1 (got {walk_forward})")
+    source = _data_source(data_source, data_file)
+    if not symbol.strip():
+        raise UsageError("--symbol is empty")
+    return BenchSettings(
+        mode=mode, days=days, epochs=epochs, seeds=seeds, symbol=symbol.strip().upper(), timeframe=timeframe,
+        models=parse_models(models) if models is not None else DEFAULT_MODELS, walk_forward=walk_forward,
+        data_source=source, data_file=str(data_file) if data_file else None, models_dir=models_dir,
+        output_dir=Path(output_dir), device=device, log_to_db=log_to_db, synthetic_ar_coef=synthetic_ar_coef,
+    )
+
+
+def _data_source(source: str | None, data_file: str | Path | None) -> str:
+    if source is not None and source not in DATA_SOURCES:
+        raise UsageError(f"unknown data source {source!r}; use one of: {', '.join(DATA_SOURCES)}")
+    if data_file:
+        if source not in (None, "file"):
+            raise UsageError(f"--data-file reads a file; it cannot be combined with --data-source {source}")
+        if not Path(data_file).is_file():
+            raise UsageError(f"--data-file {data_file}: no such file")
+        return "file"
+    if source == "file":
+        raise UsageError("--data-source file needs --data-file PATH")
+    return source or "exchange"

@@ -1,0 +1,100 @@
+"""`atb bench phase1`: the guide's Phase-1 benchmark (also `python scripts/phase1_benchmark.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from atb.cli.console import err, out
+
+app = typer.Typer(help="Benchmark the architectures against each other and against naive persistence.",
+                  no_args_is_help=True)
+
+
+def phase1(
+    quick: bool = typer.Option(False, "--quick", help="Phase 1A smoke test: 7 days, 5 epochs, 1 seed."),
+    full: bool = typer.Option(False, "--full", help="Phase 1B: 30 days, 20 epochs, 3 seeds."),
+    symbol: str = typer.Option("BTCUSDT", "--symbol", help="Market symbol."),
+    days: float | None = typer.Option(None, "--days", help="Days of target candles (train+validation+test)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs per run."),
+    models: str | None = typer.Option(None, "--models",
+                                      help="Comma list, variants allowed: cnn_lstm,attention_lstm:deep,tcn:lightweight"
+                                           " (default: the three architectures, default variant)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Seeds per model: 42, 43, ... (default 3 full, 1 quick)."),
+    walk_forward: int = typer.Option(1, "--walk-forward", help="K test windows rolling forward, retrained each."),
+    data_source: str | None = typer.Option(None, "--data-source", help="exchange (default), file or synthetic."),
+    data_file: Path | None = typer.Option(None, "--data-file", help="Read candles from this file (source: file)."),
+    models_dir: Path | None = typer.Option(None, "--models-dir",
+                                           help="Registry root (default $ATB_MODELS_DIR or src/ml/models)."),
+    output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", help="Where the report files go."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    timeframe: str = typer.Option("1h", "--timeframe", help="Candle timeframe."),
+    no_db: bool = typer.Option(False, "--no-db", help="Do not record the benchmark in the run-log database."),
+) -> None:
+    """Train every architecture (x seeds x folds), compare them with the naive forecast and the CNN-LSTM
+    baseline, apply the guide's decision matrix, and write phase1_results.json, phase1_report.md and
+    phase1_comparison.png."""
+    from atb.benchmark.phase1 import RunsFailed, run_phase1
+    from atb.benchmark.plan import make_plan
+    from atb.benchmark.progress import RichObserver
+    from atb.benchmark.settings import make_settings
+
+    settings = make_settings(
+        quick=quick, full=full, symbol=symbol, days=days, epochs=epochs, models=models, seeds=seeds,
+        walk_forward=walk_forward, data_source=data_source, data_file=data_file, models_dir=models_dir,
+        output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
+    )
+    runs = len(make_plan(settings, None))
+    kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
+    err.print(f"[bold]Phase 1 {kind}[/bold]: {settings.symbol} {settings.timeframe}, {settings.days:g} days, "
+              f"{settings.epochs} epochs, {runs} runs ({', '.join(map(str, settings.models))} x seeds "
+              f"{', '.join(map(str, settings.seed_list))}"
+              + (f" x {settings.walk_forward} folds" if settings.walk_forward > 1 else "")
+              + f"); data: {settings.data_source}", highlight=False, soft_wrap=True)
+    result = run_phase1(settings, RichObserver())
+    _print_result(result)
+    if result.failed:
+        raise RunsFailed(f"{len(result.failed)} of {result.results['counts']['runs']} runs failed "
+                         f"(see {result.files['results']})")
+
+
+app.command("phase1")(phase1)
+
+
+def _print_result(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from atb.benchmark.report import COLUMNS, summary_cells, title
+
+    results = result.results
+    heading = title(results["settings"], results["data"]["synthetic"])
+    if result.summary is not None:
+        s = result.summary
+        seeds = f"mean ± std across {len(s.seeds)} seeds" if len(s.seeds) > 1 else f"seed {s.seeds[0]}"
+        table = Table(title=f"{heading} · {s.windows} test windows {s.start} .. {s.end} · {seeds}",
+                      title_justify="left")
+        for col in COLUMNS:
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for row, cells in zip(s.rows, summary_cells(s), strict=True):
+            table.add_row(*cells, style="dim" if row.is_naive else None)
+        # Into a log file: as wide as the table needs, not rich's default of 80 columns.
+        (out if out.is_terminal else Console(width=220)).print(table)
+    if result.decision is not None:
+        for line in result.decision.lines():
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+    for name, path in result.files.items():
+        out.print(f"[dim]{name}:[/dim] {path}", highlight=False, soft_wrap=True)
+    if result.benchmark_id is not None:
+        out.print(f"[dim]run log:[/dim] benchmark #{result.benchmark_id}", highlight=False)
+
+
+def run_script(argv: list[str] | None = None, prog_name: str = "phase1_benchmark.py") -> None:
+    """The script's entry point: the phase1 command alone, with the CLI's one-line errors."""
+    from atb.cli.main import run_app
+
+    script = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                         context_settings={"help_option_names": ["-h", "--help"]})
+    script.command()(phase1)
+    run_app(script, argv, prog_name)

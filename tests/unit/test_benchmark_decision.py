@@ -1,0 +1,132 @@
+"""The decision matrix over hand-made result rows (the shape of phase1_results.json summary.rows)."""
+
+from __future__ import annotations
+
+import pytest
+
+from atb.benchmark.decision import SCENARIOS, decide
+
+
+def row(arch: str, *, variant: str = "default", imp: float | None = None, p: float | None = None,
+        rmse: float = 100.0, time_s: float = 60.0, time_std: float | None = None, p_naive: float = 0.01,
+        baseline: bool = False) -> dict:
+    return {"label": f"{arch} ({variant})", "architecture": arch, "variant": variant, "is_baseline": baseline,
+            "is_naive": False, "test_rmse": rmse, "rmse_improvement_pct": imp, "dm_p_vs_baseline": p,
+            "dm_p_vs_naive": p_naive, "training_time_s": time_s, "training_time_s_std": time_std}
+
+
+def naive(rmse: float = 110.0) -> dict:
+    return {"label": "naive (last close)", "architecture": "naive", "variant": "", "is_baseline": False,
+            "is_naive": True, "test_rmse": rmse, "rmse_improvement_pct": -10.0, "dm_p_vs_baseline": None,
+            "dm_p_vs_naive": None, "training_time_s": None}
+
+
+def rows(imp: float, p: float | None, *, att_rmse: float | None = None, tcn: dict | None = None) -> list[dict]:
+    base = row("cnn_lstm", rmse=100.0, baseline=True)
+    att = row("attention_lstm", imp=imp, p=p, rmse=att_rmse or 100.0 * (1 - imp / 100))
+    return [base, att, tcn or row("tcn", imp=0.0, p=0.9, rmse=100.0, time_s=55.0), naive()]
+
+
+@pytest.mark.parametrize(("imp", "p", "scenario"), [
+    (12.0, 0.01, 1), (10.0, 0.04, 1), (7.0, 0.01, 2), (5.0, 0.001, 2), (4.9, 0.01, 3), (0.5, 0.6, 3),
+    (0.0, 0.9, 4), (-3.0, 0.5, 4), (-8.0, 0.001, 4),
+])
+def test_scenario_follows_the_improvement_when_significant_or_not_claimed(imp, p, scenario):
+    d = decide(rows(imp, p))
+    assert d.scenario == scenario
+    assert SCENARIOS[scenario].action in d.headline
+    assert f"Scenario {scenario} - {SCENARIOS[scenario].title}" in d.headline
+
+
+@pytest.mark.parametrize(("imp", "nominal"), [(12.0, 1), (7.5, 2)])
+def test_an_unsignificant_improvement_is_treated_as_scenario_3_or_4(imp, nominal):
+    d = decide(rows(imp, 0.31))
+    assert (d.nominal_scenario, d.scenario, d.significant) == (nominal, 3, False)
+    assert f"the {imp:.0f}% improvement is not statistically significant (p=0.310): treat as Scenario 3/4" in d.reason
+    assert "Scenario 3/4" in d.headline and "INVESTIGATE" in d.headline
+
+
+def test_missing_p_value_is_not_significant():
+    d = decide(rows(15.0, None))
+    assert d.scenario == 3 and "p=n/a" in d.reason
+
+
+def test_significant_degradation_is_said_plainly():
+    d = decide(rows(-8.0, 0.001))
+    assert d.scenario == 4 and "significantly worse" in d.reason
+
+
+def test_lines_carry_the_guides_actions_and_why():
+    text = "\n".join(decide(rows(12.0, 0.01)).lines())
+    for step in SCENARIOS[1].steps:
+        assert step in text
+    assert SCENARIOS[1].why in text
+
+
+def test_attention_default_variant_is_judged_not_the_best_variant():
+    data = rows(2.0, 0.4) + [row("attention_lstm", variant="deep", imp=15.0, p=0.001, rmse=85.0)]
+    assert decide(data).scenario == 3
+
+
+def test_a_lone_non_default_attention_variant_is_judged():
+    data = [r for r in rows(2.0, 0.4) if r["architecture"] != "attention_lstm"]
+    data.append(row("attention_lstm", variant="deep", imp=15.0, p=0.001, rmse=85.0))
+    assert decide(data).scenario == 1
+
+
+@pytest.mark.parametrize("missing", ["cnn_lstm", "attention_lstm"])
+def test_without_baseline_or_attention_the_matrix_is_not_applied(missing):
+    d = decide([r for r in rows(12.0, 0.01) if r["architecture"] != missing])
+    assert d.scenario is None and d.headline.startswith("UNDETERMINED")
+    assert ("CNN-LSTM baseline" if missing == "cnn_lstm" else "Attention-LSTM") in d.reason
+
+
+def test_scenario_5_when_tcn_is_clearly_fastest_and_close_to_the_best():
+    fast = row("tcn", imp=-1.0, p=0.5, rmse=101.0, time_s=20.0)  # 4.1% above attention's 97
+    d = decide(rows(3.0, 0.01, tcn=fast))
+    assert d.scenario == 3 and d.scenario_5
+    assert "also Scenario 5" in d.headline and "USE FOR SPEED-CRITICAL APPLICATIONS" in d.headline
+    assert "Deploy TCN for real-time inference" in "\n".join(d.lines())
+
+
+@pytest.mark.parametrize("tcn", [
+    row("tcn", rmse=110.0, time_s=20.0),  # 22% worse than the best (attention at 90)
+    row("tcn", rmse=91.0, time_s=50.0),  # not clearly faster than 60 s
+    row("tcn", rmse=91.0, time_s=30.0, time_std=35.0),  # faster on average, within the noise
+])
+def test_no_scenario_5_when_tcn_is_not_clearly_fastest_or_not_similar(tcn):
+    d = decide(rows(10.0, 0.01, tcn=tcn))
+    assert not d.scenario_5 and "no Scenario 5" in d.scenario_5_reason
+
+
+def test_naive_persistence_statement():
+    data = rows(12.0, 0.01)
+    data[0]["dm_p_vs_naive"] = 0.2  # baseline: lower RMSE but not significant
+    data[2]["test_rmse"] = 115.0  # tcn: worse than naive even though "significant"
+    d = decide(data)
+    assert d.beats_naive == ["attention_lstm (default)"]
+    assert "Beats naive persistence" in d.naive_statement and "attention_lstm (default)" in d.naive_statement
+
+
+def test_nothing_beats_naive_is_said_and_tempers_a_scenario_1():
+    data = rows(12.0, 0.01)
+    for r in data:
+        r["dm_p_vs_naive"] = None if r["is_naive"] else 0.4
+    d = decide(data)
+    assert d.beats_naive == [] and d.naive_statement.startswith("No model beats naive persistence")
+    assert any("do not deploy" in c for c in d.caveats)
+
+
+def test_smoke_test_is_labelled():
+    d = decide(rows(12.0, 0.01), smoke_test=True)
+    assert d.headline.startswith("SMOKE TEST") and any("smoke test" in c for c in d.caveats)
+    assert "SMOKE TEST" in d.to_dict()["text"]
+
+
+def test_scenario_4_without_skill_points_at_the_data_as_well_as_the_code():
+    data = rows(-2.0, 0.5)
+    for r in data:
+        r["dm_p_vs_naive"] = None if r["is_naive"] else 0.6
+    d = decide(data)
+    assert d.scenario == 4 and any("pytest tests/benchmark" in c for c in d.caveats)
+    assert not any("pytest tests/benchmark" in c for c in decide(rows(-2.0, 0.5)).caveats)  # skill: no caveat

@@ -1,0 +1,211 @@
+"""The benchmark end to end with a fake train_model (no torch): files, failures, exit codes, run log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import atb.benchmark.runner as runner
+from atb.benchmark.phase1 import PLOT_FILE, REPORT_FILE, RESULTS_FILE, run_phase1
+from atb.benchmark.settings import make_settings
+from atb.cli import bench
+from atb.errors import DataError
+from atb.evaluation.metrics import evaluate_forecasts
+from atb.training.pipeline import TrainOutcome
+
+ROOT = Path(__file__).resolve().parents[2]
+SKILL = {"cnn_lstm": 0.3, "attention_lstm": 0.6, "tcn": 0.35}
+
+
+def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
+    """A version folder like the pipeline's: metadata.json and predictions.parquet on a shared market."""
+    if req.architecture == fail:
+        raise DataError("no candles for this run")
+    if reporter is not None:
+        reporter.stage("Loading candles")
+    n = 80
+    end = req.end if req.end is not None else pd.Timestamp("2025-01-01", tz="UTC")
+    times = pd.date_range(end=end, periods=n, freq="h")
+    rng = np.random.default_rng(int(times[0].timestamp()))  # the market depends on the window, not the model
+    last = 100 + rng.normal(0, 1, n).cumsum()
+    actual = last + rng.normal(0, 1, n)
+    noise = np.random.default_rng(zlib.crc32(f"{req.architecture}{req.seed}".encode())).normal(0, 0.2, n)
+    predicted = last + SKILL[req.architecture] * (actual - last) + noise
+    version = f"{end:%Y%m%d%H}_{req.architecture}_{req.variant}_{req.seed}"
+    folder = Path(req.models_dir) / req.symbol / "price" / version
+    folder.mkdir(parents=True)
+    pd.DataFrame({"target_time": times, "last_close": last, "actual_close": actual,
+                  "predicted_close": predicted}).to_parquet(folder / "predictions.parquet", index=False)
+    meta = {
+        "version_id": version, "symbol": req.symbol,
+        "training_params": {"architecture": req.architecture, "architecture_variant": req.variant, "epochs_run": 3},
+        "data": {"source": req.data_source, "test": {"start": f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
+                                                     "end": f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}"}},
+        "evaluation_results": evaluate_forecasts(last, actual, predicted),
+        "performance": {"training_time_s": {"tcn": 5.0}.get(req.architecture, 20.0) + req.seed - 42,
+                        "inference_ms_p50": 0.1, "parameters": 1000, "peak_rss_mb": 500.0},
+    }
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    return TrainOutcome(folder, meta)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    state = {"fail": None, "recorded": []}
+    monkeypatch.setattr(runner, "train_model", lambda req, rep=None: fake_train(req, rep, state["fail"]))
+
+    def record(settings, results, decision, version_ids, status):
+        state["recorded"].append((settings, results, decision, version_ids, status))
+        return 7
+
+    import atb.tracking
+
+    monkeypatch.setattr(atb.tracking, "record_benchmark", record, raising=False)
+    return state
+
+
+def quick(tmp_path, **kw):
+    return make_settings(**{"quick": True, "full": False, "data_source": "synthetic", "models_dir": tmp_path / "m",
+                            "output_dir": tmp_path / "out", **kw})
+
+
+def test_writes_results_report_and_plot(tmp_path, fake):
+    result = run_phase1(quick(tmp_path, seeds=2, walk_forward=2))
+    assert result.status == "completed" and not result.failed and len(result.records) == 12
+    out = tmp_path / "out"
+    data = json.loads((out / RESULTS_FILE).read_text())  # strict JSON: no NaN
+    assert data["counts"] == {"runs": 12, "completed": 12, "failed": 0, "not_run": 0}
+    run = data["runs"][0]
+    assert {"architecture", "variant", "seed", "fold", "status", "error", "version_dir", "metadata_path",
+            "metrics"} <= set(run)
+    assert Path(run["metadata_path"]).is_file() and run["metrics"]["test_rmse"] > 0
+    assert data["settings"]["seeds"] == [42, 43] and data["settings"]["smoke_test"] is True
+    assert data["summary"]["windows"] == 160 and len(data["per_fold"]) == 2
+    assert data["decision"]["headline"].startswith("SMOKE TEST")
+    report = (out / REPORT_FILE).read_text()
+    assert report.startswith("# Phase 1A quick validation (SMOKE TEST): BTCUSDT 1h — SYNTHETIC data")
+    assert ("| model | RMSE | MAE | MAPE % | dir. acc. % [95% CI] | fit s | ONNX p50 ms | params | RMSE vs base "
+            "| DM p vs base | DM p vs naive |") in report
+    assert "naive (last close)" in report and "mean ± std across 2 seeds" in report and "±" in report
+    assert "## Decision" in report and "### Fold 2 of 2" in report and "### Seed 43" in report
+    assert "walk-forward folds on synthetic data repeat one series" in report
+    png = (out / PLOT_FILE).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (3000, 750)  # figsize (20, 5) at dpi 150
+
+
+def test_the_decision_reflects_the_results(tmp_path, fake):
+    result = run_phase1(quick(tmp_path, quick=False, full=True, seeds=1))
+    att = result.summary.row("attention_lstm (default)")
+    assert att.mean["rmse_improvement_pct"] > 10  # the fake attention model foresees twice as much
+    assert result.decision.scenario == (1 if att.dm_vs_baseline["p_value"] < 0.05 else 3)
+    assert "attention_lstm (default)" in result.decision.beats_naive
+    assert result.decision.to_dict()["text"] in (tmp_path / "out" / RESULTS_FILE).read_text().replace("\\n", "\n")
+
+
+def test_a_failed_run_is_recorded_and_the_rest_still_compared(tmp_path, fake):
+    fake["fail"] = "tcn"
+    result = run_phase1(quick(tmp_path))
+    assert result.status == "partial" and [r.architecture for r in result.failed] == ["tcn"]
+    assert result.failed[0].error == "DataError: no candles for this run"
+    assert [r.label for r in result.summary.rows] == ["cnn_lstm (default)", "attention_lstm (default)",
+                                                      "naive (last close)"]
+    data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert data["status"] == "partial" and data["runs"][2]["status"] == "failed"
+    assert "DataError: no candles for this run" in (tmp_path / "out" / REPORT_FILE).read_text()
+
+
+def test_all_runs_failing_still_writes_the_results(tmp_path, monkeypatch):
+    def broken(req, reporter=None):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(runner, "train_model", broken)
+    result = run_phase1(quick(tmp_path, log_to_db=False))
+    assert result.status == "failed" and result.summary is None and result.decision is None
+    data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert data["runs"][0]["traceback"] and "RuntimeError: kaput" in data["runs"][0]["error"]
+    assert "No run completed" in (tmp_path / "out" / REPORT_FILE).read_text()
+    assert not (tmp_path / "out" / PLOT_FILE).exists()
+
+
+def test_recorded_in_the_run_log_unless_no_db(tmp_path, fake):
+    result = run_phase1(quick(tmp_path))
+    assert result.benchmark_id == 7
+    settings, results, decision, versions, status = fake["recorded"][0]
+    assert settings["mode"] == "quick" and results["status"] == "completed" and status == "completed"
+    assert decision == result.decision.headline and versions == [r.version_id for r in result.records]
+    run_phase1(quick(tmp_path, log_to_db=False))
+    assert len(fake["recorded"]) == 1
+
+
+def test_a_missing_tracking_module_is_skipped(tmp_path, fake, monkeypatch):
+    monkeypatch.setitem(sys.modules, "atb.tracking", None)  # import -> ImportError
+    assert run_phase1(quick(tmp_path)).benchmark_id is None
+
+
+def test_interrupt_writes_partial_results_then_stops(tmp_path, monkeypatch):
+    calls = []
+
+    def interrupted(req, reporter=None):
+        calls.append(req.architecture)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fake_train(req)
+
+    monkeypatch.setattr(runner, "train_model", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_phase1(quick(tmp_path, log_to_db=False))
+    data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert data["status"] == "interrupted" and data["counts"]["not_run"] == 1
+    assert [r["status"] for r in data["runs"]] == ["completed", "interrupted"]
+
+
+def test_cli_failures_exit_non_zero_with_one_line(tmp_path, fake, capsys):
+    fake["fail"] = "attention_lstm"
+    with pytest.raises(SystemExit) as caught:
+        bench.run_script(["--quick", "--data-source", "synthetic", "--models-dir", str(tmp_path / "m"),
+                          "--output-dir", str(tmp_path / "out"), "--no-db"])
+    assert caught.value.code == 1
+    err = capsys.readouterr().err
+    assert "run 2/3: attention_lstm default seed 42" in err
+    assert err.strip().splitlines()[-1] == f"error: 1 of 3 runs failed (see {tmp_path / 'out' / RESULTS_FILE})"
+
+
+def test_cli_success_prints_table_and_decision(tmp_path, fake, capsys):
+    with pytest.raises(SystemExit) as caught:
+        bench.run_script(["--quick", "--data-source", "synthetic", "--models", "cnn_lstm,attention_lstm:deep",
+                          "--models-dir", str(tmp_path / "m"), "--output-dir", str(tmp_path / "out"), "--no-db"])
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert "attention_lstm (deep)" in out and "Decision: SMOKE TEST" in out and "phase1_report.md" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "error: choose one of --quick"),
+    (["--quick", "--models", "rnn"], "error: --models 'rnn': unknown model type 'rnn'"),
+    (["--full", "--seeds", "0"], "error: --seeds must be at least 1"),
+    (["--quick", "--nope"], "error: No such option: --nope"),
+])
+def test_script_bad_arguments_are_one_line_without_traceback(args, message):
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "phase1_benchmark.py"), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(message) and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_bench_app_has_the_phase1_command():
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(bench.app, ["phase1", "--help"])
+    assert result.exit_code == 0
+    for option in ("--quick", "--full", "--models", "--seeds", "--walk-forward", "--data-file", "--no-db"):
+        assert option in result.output
