@@ -94,7 +94,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA foreign_keys = ON")
         # WAL: readers never block the writer, so two training runs (and `atb runs list`) work at once.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # The mode is stored in the file: switch only once, since switching needs the database to itself.
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            cursor.execute("PRAGMA journal_mode = WAL")
     finally:
         cursor.close()
 

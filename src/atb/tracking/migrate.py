@@ -49,7 +49,33 @@ def current_revision(connection: Connection) -> str | None:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to head; returns (revision before, revision after)."""
-    with database_errors(engine.url, "upgrade"), _migration_lock(engine), engine.begin() as connection:
+    with database_errors(engine.url, "upgrade"), _migration_lock(engine):
+        result = _upgrade_locked(engine)
+    with _checked_lock:
+        _checked.add(_key(engine))
+    return result
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade to head on the first use of `engine` in this process; later calls cost nothing.
+
+    The check runs under the migration lock too: on SQLite the first connection to a new file switches it
+    to WAL, which fails with "database is locked" while another process is creating the schema.
+    """
+    with _checked_lock:
+        if _key(engine) in _checked:
+            return
+    with database_errors(engine.url), _migration_lock(engine):
+        with engine.connect() as connection:
+            current = current_revision(connection)
+        if current != head_revision():
+            _upgrade_locked(engine)
+    with _checked_lock:
+        _checked.add(_key(engine))
+
+
+def _upgrade_locked(engine: Engine) -> tuple[str | None, str]:
+    with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         before = current_revision(connection)
@@ -57,23 +83,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         if before != head_revision():
             command.upgrade(alembic_config(connection), "head")
         after = current_revision(connection)
-    with _checked_lock:
-        _checked.add(_key(engine))
     return before, after or head_revision()
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Upgrade to head on the first use of `engine` in this process; later calls cost nothing."""
-    with _checked_lock:
-        if _key(engine) in _checked:
-            return
-    with database_errors(engine.url), engine.connect() as connection:
-        current = current_revision(connection)
-    if current == head_revision():
-        with _checked_lock:
-            _checked.add(_key(engine))
-        return
-    upgrade(engine)
 
 
 def _refuse_unknown(revision: str | None, engine: Engine) -> None:
