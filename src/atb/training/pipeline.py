@@ -149,6 +149,8 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     dataset = build_dataset(candles, req.timeframe, sequence_length=req.sequence_length,
                             first_target_time=first_target, horizon=req.horizon)
     n_train = len(dataset.anchors["train"])
+    if req.batch_size is None:
+        batch_size = min(batch_size, n_train)  # the device's default never exceeds a small training set
     if batch_size > n_train:
         raise UsageError(
             f"--batch-size {batch_size} is larger than the training set ({n_train} windows); "
