@@ -1,19 +1,25 @@
 """A fake Binance spot REST API on 127.0.0.1, enough of it for ccxt: exchangeInfo and klines.
 
 It serves candle frames given per (symbol, interval), counts every request, and can be told to
-misbehave for the next requests of an endpoint (HTTP errors, Retry-After, slow or malformed answers).
-Everything is bounded: a random free port, a daemon thread, and delays capped at a few seconds.
+misbehave for the next requests of an endpoint (HTTP errors, Retry-After, slow or malformed answers,
+connections cut mid-answer, candle pages that are empty, duplicated, shuffled or missing a candle),
+optionally only for the klines page that starts at a given time. Like Binance, klines without
+``startTime`` are the newest candles. Everything is bounded: a random free port, a daemon thread, and
+delays capped at a few seconds.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import socket
+import struct
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
@@ -23,15 +29,58 @@ EXCHANGE_INFO = "/api/v3/exchangeInfo"
 MAX_DELAY_S = 5.0  # a misbehaving answer never holds a server thread longer than this
 
 
+FaultKind = Literal["answer", "real", "close", "reset", "empty", "duplicate", "shuffle", "drop", "conflict"]
+
+
 @dataclass
 class Fault:
-    """One misbehaving answer to the next request of ``path``."""
+    """One misbehaving answer to the next request of ``path`` (of the klines page from ``since``, if given).
+
+    ``kind`` says how it misbehaves:
+
+    - ``answer``: ``status``, ``body`` and ``headers`` instead of the real answer;
+    - ``real``: the real answer (with ``delay_s``, a timeout that would have been answered);
+    - ``close`` / ``reset``: the real status line and headers, half the body, then the connection is
+      closed (FIN) or reset (RST);
+    - ``empty``: ``[]`` instead of the page's candles;
+    - ``duplicate``: every 50th candle sent twice; ``conflict``: the middle candle sent twice, the
+      copy with another volume;
+    - ``shuffle``: the candles in a (seeded) random order;
+    - ``drop``: the middle candle left out.
+    """
 
     status: int = 500
     body: str = '{"code":-1000,"msg":"fake server error"}'
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # sleep before answering (to provoke client timeouts)
     path: str = KLINES
+    kind: FaultKind = "answer"
+    since: pd.Timestamp | None = None  # only a klines request with this startTime (None: any request)
+
+    def matches(self, path: str, params: dict[str, str]) -> bool:
+        if path != self.path:
+            return False
+        return self.since is None or params.get("startTime") == str(_ms(self.since))
+
+    def transform(self, rows: list) -> list:
+        """The candle rows this fault sends instead of ``rows`` (kinds that change the payload)."""
+        rows = [list(r) for r in rows]
+        middle = len(rows) // 2
+        if self.kind == "empty":
+            return []
+        if self.kind == "duplicate":  # as many rows as asked for, so the page holds fewer candles
+            doubled = [copy for i, row in enumerate(rows) for copy in ([row, list(row)] if i % 50 == 0 else [row])]
+            return doubled[:len(rows)]
+        if self.kind == "shuffle":
+            random.Random(0).shuffle(rows)
+            return rows
+        if self.kind == "drop" and len(rows) >= 3:
+            return rows[:middle] + rows[middle + 1:]
+        if self.kind == "conflict" and rows:
+            other = list(rows[middle])
+            other[5] = f"{float(other[5]) + 1.0:.8f}"
+            return rows[:middle + 1] + [other] + rows[middle + 1:]
+        return rows
 
 
 @dataclass
@@ -112,10 +161,10 @@ class FakeBinance:
         self.stop()
 
     # --- answers ---------------------------------------------------------------------------------
-    def _next_fault(self, path: str) -> Fault | None:
+    def _next_fault(self, path: str, params: dict[str, str]) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.path == path:
+                if fault.matches(path, params):
                     self.faults.remove(fault)
                     return fault
         return None
@@ -139,7 +188,8 @@ class FakeBinance:
         if "endTime" in params:
             mask &= times <= int(params["endTime"])
         limit = min(int(params.get("limit", 500)), 1000)
-        rows = frame[mask].head(limit)
+        # Binance: the first candles from startTime, or without it the newest ones
+        rows = frame[mask].head(limit) if "startTime" in params else frame[mask].tail(limit)
         step_ms = int((frame["open_time"].iloc[1] - frame["open_time"].iloc[0]).value // 1_000_000) \
             if len(frame) > 1 else 3_600_000
         out = [
@@ -163,18 +213,43 @@ class FakeBinance:
                 params = {k: v[-1] for k, v in parse_qs(url.query).items()}
                 with fake._lock:
                     fake.requests.append(Request(url.path, params, time.monotonic()))
-                fault = fake._next_fault(url.path)
+                fault = fake._next_fault(url.path, params)
                 if fault is not None:
                     time.sleep(min(fault.delay_s, MAX_DELAY_S))
-                    self._send(fault.status, fault.body.encode(), fault.headers)
-                    return
+                    if fault.kind == "answer":
+                        self._send(fault.status, fault.body.encode(), fault.headers)
+                        return
                 if url.path == EXCHANGE_INFO:
                     status, payload = fake._exchange_info()
                 elif url.path == KLINES:
                     status, payload = fake._klines(params)
                 else:
                     status, payload = 404, {"code": -1, "msg": f"fake has no {url.path}"}
-                self._send(status, json.dumps(payload).encode(), {})
+                if fault is not None and status == 200 and isinstance(payload, list):
+                    payload = fault.transform(payload)
+                body = json.dumps(payload).encode()
+                if fault is not None and fault.kind in ("close", "reset"):
+                    self._send_half(status, body, reset=fault.kind == "reset")
+                else:
+                    self._send(status, body, {})
+
+            def _send_half(self, status: int, body: bytes, *, reset: bool) -> None:
+                """Announce the whole body, send half of it, then close (FIN) or reset (RST) the connection."""
+                self.close_connection = True
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.flush()
+                    if reset:  # SO_LINGER with a zero timeout: close() sends RST instead of FIN
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.connection.close()
+                    else:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # the client is gone already
 
             def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 try:

@@ -1,10 +1,16 @@
 """Candles from an exchange through ccxt, with the parquet cache in front of it.
 
 Only the spans the cache does not cover are fetched, page by page (``fetch_ohlcv`` with ``since``
-and ``limit``), and saved every few pages so an interrupted download keeps what it got. Every
-request has a timeout; 429/418 answers (honouring Retry-After) and 5xx answers are retried with
-exponential back-off inside a time budget, and an exchange that does not answer at all is given up
-on quickly (``RetryPolicy.unreachable_budget_s``) with one line naming the offline alternatives.
+and ``limit``), and saved every few pages, and when a download fails, so an interrupted download keeps
+what it got. Every request has a timeout; 429/418 answers (honouring Retry-After), 5xx answers and
+connections cut mid-answer are retried with exponential back-off inside a time budget, and an
+exchange that does not answer at all is given up on quickly (``RetryPolicy.unreachable_budget_s``)
+with one line naming the offline alternatives.
+
+The cache's coverage only ever claims what an answer of the exchange accounted for (see
+:func:`fetch_span`): a page missing candles is asked for twice before its holes count as gaps, an
+empty page is not taken for the end of the data while the exchange has newer candles, and a window
+it will not send is left uncovered (and warned about) so that the next download asks for it again.
 
 The exchange object is injectable: pass ``exchange=`` or monkeypatch :func:`make_exchange`.
 """
@@ -22,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from atb.data.cache import Cached, CacheKey, merge_into_cache, missing_spans, read_cache
+from atb.data.cache import Cached, CacheKey, Span, merge_into_cache, missing_spans, read_cache
 from atb.data.candles import (
     COLUMNS,
     ceil_time,
@@ -36,6 +42,8 @@ from atb.data.timeframes import timeframe_delta
 from atb.errors import DataError, NetworkError, UsageError
 
 SAVE_EVERY_PAGES = 10  # checkpoint long downloads into the cache this often
+EMPTY_PAGE_RETRIES = 2  # an empty page while the exchange has newer candles is asked for again this often
+MID_ANSWER = "mid-answer"  # the exchange answered, then the connection broke: retried like a 5xx
 
 
 @dataclass(frozen=True)
@@ -113,8 +121,12 @@ def _connection_problem(exc: BaseException, timeout_s: float) -> str:
         chain.append(str(seen))
         seen = seen.__cause__ or seen.__context__
     text = " ".join(chain)
+    if "Connection broken" in text or "IncompleteRead" in text:  # urllib3: while reading the body
+        reset = "reset" in text.lower() or "ECONNRESET" in text
+        return f"connection {'reset' if reset else 'closed'} {MID_ANSWER}"
     for needle, problem in [
         ("Connection refused", "connection refused"),
+        ("Connection reset", "connection reset"),
         ("Name or service not known", "cannot resolve its host name"),
         ("Temporary failure in name resolution", "cannot resolve its host name"),
         ("NameResolutionError", "cannot resolve its host name"),
@@ -163,6 +175,7 @@ class ExchangeClient:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     requests: int = 0
+    _newest: dict[tuple[str, str], pd.Timestamp | None] = field(default_factory=dict, repr=False)
     _status: int | None = None
     _headers: Any = None
     _body: Any = None
@@ -237,7 +250,8 @@ class ExchangeClient:
         if status is not None:  # 403, 404, 451 ...: asking again will not help
             body = " ".join(str(self._body or "").split())[:120]
             raise NetworkError(f"{self.id} refused the request (HTTP {status}: {body}); {self.hint}")
-        return _connection_problem(exc, policy.timeout_s), policy.backoff(retries), False
+        problem = _connection_problem(exc, policy.timeout_s)
+        return problem, policy.backoff(retries), problem.endswith(MID_ANSWER)
 
     def _malformed(self, what: str, detail: object) -> DataError:
         return DataError(f"{self.id} sent a malformed answer for {what} ({detail})")
@@ -284,10 +298,12 @@ class ExchangeClient:
             limit = None
         return int(limit) if limit else 500
 
-    def fetch_page(self, symbol: str, timeframe: str, since: pd.Timestamp, limit: int) -> pd.DataFrame:
-        """One page of candles opening at or after ``since`` (validated; maybe empty)."""
-        what = f"{symbol} {timeframe} candles from {since:%Y-%m-%d %H:%M}"
-        since_ms = int(since.value // 1_000_000)
+    def fetch_page(self, symbol: str, timeframe: str, since: pd.Timestamp | None, limit: int) -> pd.DataFrame:
+        """One page of candles opening at or after ``since`` (validated, sorted, without duplicates; maybe
+        empty). Without ``since``: the newest candles."""
+        what = (f"{symbol} {timeframe} candles from {since:%Y-%m-%d %H:%M}" if since is not None
+                else f"the newest {symbol} {timeframe} candles")
+        since_ms = int(since.value // 1_000_000) if since is not None else None
         rows = self.call(what, self.exchange.fetch_ohlcv, symbol, timeframe, since_ms, limit)
         self._check_json(what, rows=rows)
         if not isinstance(rows, list):
@@ -297,27 +313,94 @@ class ExchangeClient:
                 raise self._malformed(what, f"candle {i + 1} is {row!r}")
         if not rows:
             return pd.DataFrame(columns=COLUMNS)
+        # The same candle twice is dropped (by validate_candles); two different ones for one open time
+        # leave no way to tell which is right.
+        distinct = {tuple(r[:6]) for r in rows}
+        if len({r[0] for r in distinct}) < len(distinct):
+            opens = sorted(r[0] for r in distinct)
+            twice = next(a for a, b in zip(opens, opens[1:], strict=False) if a == b)
+            raise self._malformed(what, f"two different candles open at {pd.Timestamp(twice, unit='ms', tz='UTC')}")
         frame = pd.DataFrame([list(r[:6]) for r in rows], columns=COLUMNS)
         frame["open_time"] = pd.to_datetime(frame["open_time"].astype("int64"), unit="ms", utc=True)
         return validate_candles(frame, f"{self.id} {what}", timeframe, strict=False)
 
+    def has_candles_from(self, symbol: str, timeframe: str, since: pd.Timestamp) -> bool:
+        """Whether the exchange's newest candle opens at or after ``since`` (one request, remembered)."""
+        newest = self._newest.get((symbol, timeframe))
+        if newest is None or newest < since:
+            page = self.fetch_page(symbol, timeframe, None, 1)
+            newest = None if page.empty else page["open_time"].iloc[-1]
+            self._newest[(symbol, timeframe)] = newest
+        return newest is not None and newest >= since
+
 
 # --- pagination ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Piece:
+    """What one answer of the exchange says about the open times [first, last]."""
+
+    candles: pd.DataFrame  # the candles it sent in [first, last], validated (maybe empty)
+    first: pd.Timestamp
+    last: pd.Timestamp
+    received: bool = True  # False: the exchange would not send this window; it must not count as covered
+
+
+def _inside(frame: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
+    times = frame["open_time"]
+    return frame[(times >= first) & (times <= last)].reset_index(drop=True)
+
+
 def fetch_span(client: ExchangeClient, symbol: str, timeframe: str, first: pd.Timestamp,
-               last: pd.Timestamp, *, limit: int | None = None) -> Iterator[pd.DataFrame]:
-    """Pages of candles with open times in [first, last], oldest first."""
+               last: pd.Timestamp, *, limit: int | None = None) -> Iterator[Piece]:
+    """The candles with open times in [first, last], oldest first, one :class:`Piece` per page.
+
+    An answer accounts for the open times from its ``since`` up to its newest candle (or ``last``):
+    whatever it lacks in between is a gap of the exchange, but only after a second request for the
+    same page agrees, since an exchange may also drop a candle from one answer (the two answers are
+    merged: a candle either of them sent is kept). That costs one more request per page with a gap.
+
+    An empty answer is not trusted to mean "nothing after ``since``" either. When the exchange's
+    newest candle is older than ``since``, the data ends there and the rest of the span is left
+    uncovered, to be asked for again later (the exchange may lag behind, or the market is delisted);
+    otherwise the page is asked for again (``EMPTY_PAGE_RETRIES``, with back-off), and when it stays
+    empty the download moves on to the next page boundary and yields that window with
+    ``received=False``, so that it is not marked as downloaded: a silent hole in the cache would never
+    be filled, while an uncovered one is asked for by the next download. (Exchanges that page by
+    window rather than by ``since`` really answer empty windows inside a long outage: those windows
+    are asked for again by every download, a bounded cost.)
+    """
     step = timeframe_delta(timeframe)
     limit = limit or client.page_limit()
     since = first
     while since <= last:
-        page = client.fetch_page(symbol, timeframe, since, limit)
-        if not page.empty:
-            page = page[(page["open_time"] >= since) & (page["open_time"] <= last)]
-        if page.empty:  # nothing more on the exchange in this span (or it ignored `since`)
-            return
-        yield page.reset_index(drop=True)
-        since = page["open_time"].iloc[-1] + step
+        raw = client.fetch_page(symbol, timeframe, since, limit)
+        if raw.empty:
+            if not client.has_candles_from(symbol, timeframe, since):
+                return
+            for retry in range(EMPTY_PAGE_RETRIES):
+                client.sleep(client.policy.backoff(retry))
+                raw = client.fetch_page(symbol, timeframe, since, limit)
+                if not raw.empty:
+                    break
+            else:
+                end = min(since + step * (limit - 1), last)
+                yield Piece(pd.DataFrame(columns=COLUMNS), since, end, received=False)
+                since = end + step
+                continue
+        if raw["open_time"].iloc[-1] < since:
+            raise client._malformed(f"{symbol} {timeframe} candles from {since:%Y-%m-%d %H:%M}",
+                                    f"it ignored the start time and sent candles up to {raw['open_time'].iloc[-1]}")
+        end = min(raw["open_time"].iloc[-1], last)
+        page = _inside(raw, since, end)
+        if len(page) < int((end - since) / step) + 1:  # a gap, or candles dropped from this answer
+            again = client.fetch_page(symbol, timeframe, since, limit)
+            both = pd.concat([raw, again], ignore_index=True) if not again.empty else raw
+            both = both.drop_duplicates(subset="open_time", keep="last").sort_values("open_time", kind="stable")
+            end = min(both["open_time"].iloc[-1], last)
+            page = _inside(both, since, end)
+        yield Piece(page, since, end)
+        since = end + step
 
 
 @contextmanager
@@ -346,6 +429,7 @@ class DownloadResult:
     last: pd.Timestamp
     fetched: int  # candles received from the exchange
     requests: int  # HTTP requests made (0 when the cache had everything)
+    missed: list[Span] = field(default_factory=list)  # windows the exchange would not send (not covered)
 
 
 def download_candles(
@@ -374,11 +458,20 @@ def download_candles(
     key = CacheKey(exchange_id, symbol, timeframe)
     cached = read_cache(key, root)
     todo = missing_spans(cached.coverage if cached else [], first, last, step)
-    fetched, requests = 0, 0
+    fetched, requests, missed = 0, 0, []
     if todo:
         policy = policy or RetryPolicy()
         client = ExchangeClient(exchange if exchange is not None else make_exchange(exchange_id, policy),
                                 policy, hint=offline_hint(symbol, timeframe))
+        parts: list[pd.DataFrame] = []  # received and not yet saved ...
+        spans: list[Span] = []  # ... and the open times their answers accounted for
+
+        def save() -> None:
+            nonlocal cached, parts, spans
+            chunk = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+            covered, parts, spans = spans, [], []
+            cached = merge_into_cache(key, chunk, covered, root)
+
         try:
             market = client.resolve_symbol(symbol)
             client.check_timeframe(timeframe)
@@ -387,27 +480,44 @@ def download_candles(
             with _progress(progress, label, total) as show:
                 done = 0
                 for a, b in todo:
-                    pages: list[pd.DataFrame] = []
-                    for page in fetch_span(client, market, timeframe, a, b, limit=page_limit):
-                        pages.append(page)
-                        fetched += len(page)
-                        show(done + int((page["open_time"].iloc[-1] - a) / step) + 1)
-                        if len(pages) >= SAVE_EVERY_PAGES:
-                            chunk = pd.concat(pages, ignore_index=True)
-                            cached = merge_into_cache(key, chunk, [(a, chunk["open_time"].iloc[-1])], root)
-                            pages = []
-                    chunk = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame(columns=COLUMNS)
-                    cached = merge_into_cache(key, chunk, [(a, b)], root)  # the whole span is now known
+                    for piece in fetch_span(client, market, timeframe, a, b, limit=page_limit):
+                        if piece.received:
+                            spans.append((piece.first, piece.last))
+                            if not piece.candles.empty:
+                                parts.append(piece.candles)
+                                fetched += len(piece.candles)
+                        else:  # saved apart, so that the candles around the window do not cover it
+                            if spans:
+                                save()
+                            missed.append((piece.first, piece.last))
+                        show(done + int((piece.last - a) / step) + 1)
+                        if len(spans) >= SAVE_EVERY_PAGES:
+                            save()
                     done += int((b - a) / step) + 1
                     show(done)
+            if spans:
+                save()
+        except Exception:
+            if spans:  # keep the pages received before the failure (each one complete and checked)
+                with suppress(Exception):
+                    save()
+            raise
         finally:
             requests = client.requests
+    if missed:
+        from atb.cli.console import warn
+
+        windows = ", ".join(f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in missed[:3])
+        more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""
+        warn(f"{exchange_id} sent no {symbol} {timeframe} candles for {windows}{more} UTC although it has newer "
+             f"ones (asked {EMPTY_PAGE_RETRIES + 1} times); left as a gap the cache does not count as "
+             "downloaded, so the next download asks for it again")
     candles = _slice(cached, first, last)
     if candles.empty:
         raise DataError(f"{exchange_id} has no {symbol} {timeframe} candles between "
                         f"{first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC")
     candles.attrs["source"] = f"exchange:{exchange_id}"
-    return DownloadResult(candles, cached, first, last, fetched, requests)
+    return DownloadResult(candles, cached, first, last, fetched, requests, missed)
 
 
 def _slice(cached: Cached | None, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
