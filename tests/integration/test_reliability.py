@@ -88,11 +88,11 @@ def test_interrupt_leaves_no_version_and_logs_interrupted(good_version, data_dir
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
-    assert err.strip().splitlines()[-1] == f"error: {message}"
-    assert entries(models) == [good, "latest"]  # no half-written version, no staging folder
+    assert err.strip().splitlines()[-1] == f"error: {message}", err
+    assert entries(models) == [good, "latest"], err  # no half-written version, no staging folder
     assert os.readlink(models / "BTCUSDT/price/latest") == good
     newest = runs(data_dir)[0]
-    assert newest["status"] == "interrupted" and newest["error"] == message
+    assert (newest["status"], newest["error"]) == ("interrupted", message), (newest, err)
 
 
 def test_a_second_ctrl_c_exits_at_once(good_version, data_dir):
