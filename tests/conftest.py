@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# Tests start several training processes at once; one torch thread each keeps them from waiting on each other
+# (two spinning threads per process on 2 cores made fits 50x slower). Results do not depend on it.
+os.environ.setdefault("ATB_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"  # absent in a fresh clone: tests using it skip

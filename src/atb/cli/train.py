@@ -43,6 +43,8 @@ def model(
     patience: int = typer.Option(5, "--patience", help="Early-stopping patience in epochs."),
     seed: int = typer.Option(42, "--seed", help="Random seed (runs are reproducible on CPU)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    threads: int | None = typer.Option(None, "--threads",
+                                       help="CPU threads (default $ATB_THREADS or all cores; 1 on a busy machine)."),
     data_source: str | None = typer.Option(None, "--data-source",
                                            help="exchange, file or synthetic (default: file with --data-file, "
                                                 "else exchange)."),
@@ -68,7 +70,7 @@ def model(
         symbol=symbol.upper().replace("/", ""), architecture=model_type, variant=model_variant,
         days=None if start is not None else days, start=start, end=_date(end_date, "--end-date"),
         timeframe=timeframe, epochs=epochs, batch_size=batch_size, sequence_length=sequence_length,
-        learning_rate=learning_rate, patience=patience, seed=seed, device=device, data_source=source,
+        learning_rate=learning_rate, patience=patience, seed=seed, device=device, threads=threads, data_source=source,
         data_file=str(data_file) if data_file else None, exchange=exchange, models_dir=models_dir, loss=loss,
         log_to_db=not no_db and os.environ.get("ATB_DB", "").lower() != "off",
     )

@@ -46,6 +46,7 @@ class TrainRequest:
     loss: str = "mse"
     synthetic_ar_coef: float = 0.1
     synthetic_seed: int = 7  # the market's seed; --seed changes the model's initialisation only
+    threads: int | None = None  # CPU threads for torch; None: ATB_THREADS or every core
     log_to_db: bool = True
     extra: dict = field(default_factory=dict)  # recorded in metadata (e.g. the benchmark's fold)
 
@@ -127,10 +128,11 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     from atb.features.dataset import build_dataset, history_bars_needed
     from atb.models.factory import build_model, model_config
     from atb.registry.store import ModelStore
-    from atb.training.device import default_batch_size, resolve_device
+    from atb.training.device import busy_cores_warning, configure_threads, default_batch_size, resolve_device
     from atb.training.trainer import DeviceData, TrainConfig, fit, predict, seed_everything
 
     device = resolve_device(req.device)
+    threads = configure_threads(req.threads)
     batch_size = req.batch_size or default_batch_size(device)
     step = timeframe_delta(req.timeframe)
     target_bars = None if req.start is not None else max(1, int(round(req.days * bars_per_day(req.timeframe))))
@@ -171,6 +173,8 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     data = DeviceData(dataset, device)
     cfg = TrainConfig(epochs=req.epochs, batch_size=batch_size, learning_rate=req.learning_rate,
                       patience=req.patience, seed=req.seed, loss=req.loss)
+    if device.type == "cpu" and (hint := busy_cores_warning(threads)):
+        reporter.stage(f"warning: {hint}")
     reporter.fit_started(req.epochs, str(device), batch_size, {k: len(v) for k, v in dataset.anchors.items()})
 
     def on_epoch(stats) -> None:
@@ -249,7 +253,7 @@ def _save_version(store, req: TrainRequest, name: str, created: datetime, model,
                 "architecture": req.architecture, "architecture_variant": req.variant, **_params(req, batch_size),
                 "start": dataset.split_info("train")["start"], "end": dataset.split_info("test")["end"],
                 "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-                "stopped_early": result.stopped_early, "device": str(device),
+                "stopped_early": result.stopped_early, "device": str(device), "threads": torch.get_num_threads(),
                 "features": dataset.feature_names, "target": f"log_return_{req.horizon}",
             },
             "model_config": config,
