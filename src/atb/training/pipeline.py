@@ -9,7 +9,7 @@ import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -100,6 +100,26 @@ class SilentReporter:
 class TrainOutcome:
     version_dir: Path
     metadata: dict
+
+
+@dataclass
+class FittedRun:
+    """Everything a finished fit hands to the saving step."""
+
+    req: TrainRequest
+    name: str
+    created: datetime
+    model: Any
+    data: Any  # DeviceData
+    dataset: Any  # Dataset
+    candles: pd.DataFrame
+    source_label: str
+    config: dict
+    result: Any  # FitResult
+    device: Any  # torch.device
+    batch_size: int
+    predictions: pd.DataFrame  # target_time, last_close, actual_close, predicted_close
+    evaluation: dict
 
 
 def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOutcome:
@@ -195,20 +215,19 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
 
     reporter.stage("Evaluating on the untouched test split")
     test = dataset.anchors["test"]
-    scaled = predict(model, data, "test")
     last_close = dataset.close[test]
-    actual = dataset.close[test + req.horizon]
-    predicted = last_close * np.exp(scaled.astype(np.float64) * dataset.scaler.target_std)
-    evaluation = evaluate_forecasts(last_close, actual, predicted, req.horizon)
+    predicted = last_close * np.exp(predict(model, data, "test").astype(np.float64) * dataset.scaler.target_std)
+    predictions = pd.DataFrame({"target_time": dataset.target_times("test"), "last_close": last_close,
+                                "actual_close": dataset.close[test + req.horizon], "predicted_close": predicted})
+    evaluation = evaluate_forecasts(last_close, predictions["actual_close"].to_numpy(), predicted, req.horizon)
     evaluation["val_loss"] = result.best_val_loss
     evaluation["train_loss"] = result.history[result.best_epoch - 1].train_loss
 
+    run = FittedRun(req, name, created, model, data, dataset, candles, source_label, config, result, device,
+                    batch_size, predictions, evaluation)
     store = ModelStore(req.models_dir or default_models_dir())
     try:
-        version_dir, metadata = _save_version(
-            store, req, name, created, model, data, dataset, candles, config, result, evaluation, device,
-            source_label, batch_size, last_close, actual, predicted, reporter,
-        )
+        version_dir, metadata = _save_version(store, run, reporter)
     except OSError as exc:  # read-only or full disk: the staging folder is already gone
         raise ModelError(f"cannot write the model version under {store.price_dir(req.symbol)}: "
                          f"{exc.strerror or exc}") from None
@@ -216,80 +235,85 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     return TrainOutcome(version_dir, metadata)
 
 
-def _save_version(store, req: TrainRequest, name: str, created: datetime, model, data, dataset, candles,
-                  config: dict, result, evaluation: dict, device, source_label: str, batch_size: int,
-                  last_close: np.ndarray, actual: np.ndarray, predicted: np.ndarray,
-                  reporter: Reporter) -> tuple[Path, dict]:
+def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, dict]:
     """Write every artifact into a staging folder, check ONNX parity, then publish atomically."""
     import torch
     from safetensors.torch import save as safetensors_bytes
 
     from atb.evaluation.latency import measure_latency
     from atb.models.export import check_parity, export_onnx
-    from atb.models.factory import count_parameters
     from atb.registry.store import write_json
 
-    with store.staging(req.symbol) as staged:
+    with store.staging(run.req.symbol) as staged:
         reporter.stage("Saving weights and exporting to ONNX")
-        model = model.cpu().eval()
+        model = run.model.cpu().eval()
         # Serialise in memory and write with Python, so a full or read-only disk is a plain OSError.
         weights = safetensors_bytes({k: v.contiguous() for k, v in model.state_dict().items()})
         (staged / "model.safetensors").write_bytes(weights)
-        write_json(staged / "scaler.json", dataset.scaler.to_dict())
-        test_windows = data.batch(data.anchors["test"])[0].cpu().numpy()
+        write_json(staged / "scaler.json", run.dataset.scaler.to_dict())
+        test_windows = run.data.batch(run.data.anchors["test"])[0].cpu().numpy()
         opset = export_onnx(model, torch.from_numpy(test_windows[:2]), staged / "model.onnx")
         max_abs_diff = check_parity(staged / "model.onnx", model, test_windows)
         reporter.stage("Measuring ONNX Runtime latency")
         latency = measure_latency(staged / "model.onnx", test_windows[-1:], _batch_of(test_windows, 256))
-        pd.DataFrame({
-            "target_time": dataset.target_times("test"),
-            "last_close": last_close, "actual_close": actual, "predicted_close": predicted,
-        }).to_parquet(staged / "predictions.parquet", index=False)
-
-        metadata = {
-            "symbol": req.symbol, "model_type": "price", "version_id": name,
-            "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"), "atb_version": __version__,
-            "training_params": {
-                "architecture": req.architecture, "architecture_variant": req.variant, **_params(req, batch_size),
-                "start": dataset.split_info("train")["start"], "end": dataset.split_info("test")["end"],
-                "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-                "stopped_early": result.stopped_early, "device": str(device), "threads": torch.get_num_threads(),
-                "features": dataset.feature_names, "target": f"log_return_{req.horizon}",
-            },
-            "model_config": config,
-            "data": {
-                "source": source_label, "synthetic": source_label == "synthetic",
-                "rows": len(candles), "gaps": _gap_count(candles, req.timeframe),
-                "first_candle": candles["open_time"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "last_candle": candles["open_time"].iloc[-1].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                **{k: dataset.split_info(k) for k in ("train", "validation", "test")},
-            },
-            "evaluation_results": evaluation,
-            "performance": {
-                "training_time_s": result.training_time_s,
-                **{k: latency[k] for k in ("inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s")},
-                "parameters": count_parameters(model),
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
-                "latency_threads": 1, "throughput_batch": latency["batch_size_for_throughput"],
-            },
-            "onnx": {"file": "model.onnx", "opset": opset, "max_abs_diff": max_abs_diff,
-                     "input": "window", "input_shape": ["batch", req.sequence_length, len(dataset.feature_names)]},
-            "artifacts": {"weights": "model.safetensors", "onnx": "model.onnx", "scaler": "scaler.json",
-                          "predictions": "predictions.parquet"},
-            "training_history": [asdict(h) for h in result.history],
-            "environment": {"host": socket.gethostname(), "python": platform.python_version(),
-                            "torch": torch.__version__, "platform": platform.platform()},
-        }
-        if "receptive_field" in config:
-            metadata["training_params"]["receptive_field"] = config["receptive_field"]
-        if req.extra:
-            metadata["extra"] = req.extra
+        run.predictions.to_parquet(staged / "predictions.parquet", index=False)
+        metadata = _metadata(run, opset, max_abs_diff, latency)
         write_json(staged / "metadata.json", metadata)
-        version_dir = store.publish(req.symbol, staged, name)
+        version_dir = store.publish(run.req.symbol, staged, run.name)
 
     metadata["version_id"] = version_dir.name
     return version_dir, metadata
+
+
+def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) -> dict:
+    """metadata.json, in DESIGN.md's schema (the guide's jq queries read it) plus what we know besides."""
+    import torch
+
+    from atb.models.factory import count_parameters
+
+    req, dataset, candles, result, device = run.req, run.dataset, run.candles, run.result, run.device
+    metadata = {
+        "symbol": req.symbol, "model_type": "price", "version_id": run.name,
+        "created_at": run.created.strftime("%Y-%m-%dT%H:%M:%SZ"), "atb_version": __version__,
+        "training_params": {
+            "architecture": req.architecture, "architecture_variant": req.variant, **_params(req, run.batch_size),
+            "start": dataset.split_info("train")["start"], "end": dataset.split_info("test")["end"],
+            "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early, "device": str(device), "threads": torch.get_num_threads(),
+            "features": dataset.feature_names, "target": f"log_return_{req.horizon}",
+        },
+        "model_config": run.config,
+        "data": {
+            "source": run.source_label, "synthetic": run.source_label == "synthetic",
+            "rows": len(candles), "gaps": _gap_count(candles, req.timeframe),
+            "first_candle": candles["open_time"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "last_candle": candles["open_time"].iloc[-1].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **{k: dataset.split_info(k) for k in ("train", "validation", "test")},
+        },
+        "evaluation_results": run.evaluation,
+        "performance": {
+            "training_time_s": result.training_time_s,
+            **{k: latency[k] for k in ("inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s")},
+            "parameters": count_parameters(run.model),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+            "latency_threads": 1, "throughput_batch": latency["batch_size_for_throughput"],
+        },
+        "onnx": {"file": "model.onnx", "opset": opset, "max_abs_diff": max_abs_diff,
+                 "input": "window", "input_shape": ["batch", req.sequence_length, len(dataset.feature_names)]},
+        "artifacts": {"weights": "model.safetensors", "onnx": "model.onnx", "scaler": "scaler.json",
+                      "predictions": "predictions.parquet"},
+        "training_history": [asdict(h) for h in result.history],
+        "environment": {"host": socket.gethostname(), "python": platform.python_version(),
+                        "torch": torch.__version__, "platform": platform.platform()},
+    }
+    if run.source_label == "synthetic":
+        metadata["data"]["synthetic_params"] = {"seed": req.synthetic_seed, "ar_coef": req.synthetic_ar_coef}
+    if "receptive_field" in run.config:
+        metadata["training_params"]["receptive_field"] = run.config["receptive_field"]
+    if req.extra:
+        metadata["extra"] = req.extra
+    return metadata
 
 
 def _params(req: TrainRequest, batch_size: int) -> dict:
