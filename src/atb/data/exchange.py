@@ -65,7 +65,7 @@ class RetryPolicy:
 
 def offline_hint(symbol: str, timeframe: str) -> str:
     return (f"work offline with `atb data import FILE --symbol {symbol} --timeframe {timeframe}` "
-            "or `--data-source synthetic`")
+            "(then an --end-date inside the imported range), `--data-file FILE`, or `--data-source synthetic`")
 
 
 # --- the exchange object ---------------------------------------------------------------------------
