@@ -205,3 +205,69 @@ def test_cuda_out_of_memory_suggests_smaller_settings(tmp_path, data_dir, monkey
         train_model(request(tmp_path / "models"))
     message = str(info.value)
     assert "--model-variant lightweight" in message and "--batch-size" in message and "--sequence-length" in message
+
+
+def run_atb(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "atb.cli.main", *args], capture_output=True, text=True,
+                          timeout=180, env={**os.environ, "ATB_DATA_DIR": str(data_dir)})
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith(("error:", "Traceback"))]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def write_candles(path: Path, bars: int, gap_every: int | None = None) -> Path:
+    from atb.data.synthetic import synthetic_candles
+
+    c = synthetic_candles(bars, symbol="XUSDT")
+    if gap_every:
+        c = c[(c.index % gap_every) < gap_every - 10]  # ten candles missing in every stretch
+    c.assign(open_time=c.open_time.dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(path, index=False)
+    return path
+
+
+def test_window_longer_than_the_file_says_how_many_candles_are_needed(tmp_path, data_dir):
+    csv = write_candles(tmp_path / "short.csv", 500)
+    result = run_atb("train", "model", "XUSDT", "--data-file", str(csv), "--sequence-length", "1000", "--days", "5",
+                     "--no-db", "--models-dir", str(tmp_path / "m"), data_dir=data_dir)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert "short.csv" in line and "candles needed" in line and "only 500 exist" in line
+
+
+def test_too_few_candles_after_gaps_names_the_minimum(tmp_path, data_dir):
+    csv = write_candles(tmp_path / "gappy.csv", 3000, gap_every=50)
+    result = run_atb("train", "model", "XUSDT", "--data-file", str(csv), "--days", "60", "--no-db",
+                     "--models-dir", str(tmp_path / "m"), data_dir=data_dir)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert "too few usable windows" in line and "at least 54 are needed" in line
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").rglob("metadata.json"))
+
+
+def test_damaged_model_versions_are_one_line_errors(good_version, data_dir):
+    models, good = good_version
+    version = models / "BTCUSDT/price" / good
+    metadata = version / "metadata.json"
+    original = metadata.read_text()
+
+    metadata.write_text(original[: len(original) // 2])  # truncated
+    for args in (["models", "show", "BTCUSDT"], ["predict", "BTCUSDT", "--data-source", "synthetic"]):
+        result = run_atb(*args, "--models-dir", str(models), data_dir=data_dir)
+        assert result.returncode == 1
+        line = one_error_line(result)
+        assert str(metadata) in line and "not valid JSON" in line
+    listed = run_atb("models", "list", "--models-dir", str(models), "--json", data_dir=data_dir)
+    assert listed.returncode == 0 and "not valid JSON" in json.loads(listed.stdout)[0]["error"]
+
+    metadata.write_text(json.dumps({**json.loads(original), "evaluation_results": "edited by hand"}))
+    line = one_error_line(run_atb("models", "show", "BTCUSDT", "--models-dir", str(models), data_dir=data_dir))
+    assert "'evaluation_results' section is missing or damaged" in line
+
+    metadata.write_text(original)
+    (version / "model.onnx").unlink()
+    result = run_atb("predict", "BTCUSDT", "--data-source", "synthetic", "--models-dir", str(models),
+                     data_dir=data_dir)
+    assert result.returncode == 1 and "model.onnx is missing" in one_error_line(result)
