@@ -86,6 +86,8 @@ def test_every_metric_recomputes_from_predictions(registry, index):
     assert ev["naive_test_rmse"] == pytest.approx(np.sqrt(np.mean(naive**2)))
     hits = np.sign(p.predicted_close - p.last_close) == np.sign(p.actual_close - p.last_close)
     assert ev["directional_accuracy"] == pytest.approx(100 * hits.mean())
+    assert ev["predicted_up_pct"] == pytest.approx(100 * (p.predicted_close > p.last_close).mean())
+    assert ev["actual_up_pct"] == pytest.approx(100 * (p.actual_close > p.last_close).mean())
     assert ev["dm_vs_naive"]["p_value"] == pytest.approx(diebold_mariano(err, naive).p_value)
     assert len(p) == meta["data"]["test"]["n"] == ev["test_windows"]
 

@@ -33,6 +33,8 @@ def training_summary(meta: dict) -> Table:
     verdict = "beats" if skill > 0 and dm["p_value"] < 0.05 else "does not significantly beat"
     table.caption = (
         f"RMSE skill vs naive {skill:+.2f}% ({tp['architecture']} {verdict} naive persistence) · "
+        f"forecast up {ev.get('predicted_up_pct', float('nan')):.0f}% of windows, actual up "
+        f"{ev.get('actual_up_pct', float('nan')):.0f}% · "
         f"fit {perf['training_time_s']:.1f}s, {tp['epochs_run']} epochs (best {tp['best_epoch']}) · "
         f"ONNX p50 {perf['inference_ms_p50']:.3f} ms · {perf['parameters']:,} params · "
         f"parity {meta['onnx']['max_abs_diff']:.1e}"

@@ -43,4 +43,7 @@ def evaluate_forecasts(last_close: np.ndarray, actual: np.ndarray, predicted: np
         "rmse_skill_vs_naive": 1 - model_rmse / naive_rmse if naive_rmse > 0 else 0.0,
         "dm_vs_naive": {"statistic": dm.statistic, "p_value": dm.p_value},
         "test_windows": len(actual),
+        # Base rates: a directional accuracy near the share of up moves may only mean "always up".
+        "predicted_up_pct": float(100 * np.mean(predicted > last_close)),
+        "actual_up_pct": float(100 * np.mean(actual > last_close)),
     }
