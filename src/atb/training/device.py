@@ -37,9 +37,9 @@ def available_cores() -> int:
 def configure_threads(requested: int | None) -> int:
     """Set torch's CPU threads: --threads, else ATB_THREADS, else every core this process may use.
 
-    On a quiet machine all cores train fastest (measured on 2 cores: 1.5-2x faster than one thread),
-    but when other work holds the cores, torch's threads wait on each other and training can be 50x
-    slower: on a shared machine use --threads 1 (or ATB_THREADS=1).
+    On a quiet 2-core machine two threads trained the CNN-LSTM 1.9x and the TCN 1.2x faster than one
+    (the Attention-LSTM 15% slower; benchmarks/README.md), but when other work holds the cores, torch's
+    threads wait on each other and training can be 50x slower: on a shared machine use --threads 1.
     """
     value = requested or os.environ.get("ATB_THREADS") or available_cores()
     try:
