@@ -28,13 +28,9 @@ def as_float(value: Any) -> float | None:
 
 
 def as_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if math.isfinite(number) and number == int(number) else None
+    """A whole number, or None (2.0 counts; 2.5, NaN and infinities do not)."""
+    number = as_float(value)
+    return int(number) if number is not None and number.is_integer() else None
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -132,13 +132,16 @@ def fit(
 @torch.no_grad()
 def predict(model: nn.Module, data: DeviceData, split: str, batch_size: int = 4096) -> np.ndarray:
     """Scaled predictions for every anchor of a split, in order."""
-    model.eval()
-    anchors = data.anchors[split]
-    outs = [model(data.batch(anchors[i : i + batch_size])[0]) for i in range(0, len(anchors), batch_size)]
-    return torch.cat(outs).cpu().numpy()
+    return _predict_on_device(model, data, split, batch_size).cpu().numpy()
 
 
 @torch.no_grad()
 def evaluate_loss(model: nn.Module, data: DeviceData, split: str, loss_fn: nn.Module) -> float:
-    preds = torch.from_numpy(predict(model, data, split)).to(data.targets.device)
+    preds = _predict_on_device(model, data, split)  # stays on the device: no copy to the host and back
     return float(loss_fn(preds, data.targets[data.anchors[split]]))
+
+
+def _predict_on_device(model: nn.Module, data: DeviceData, split: str, batch_size: int = 4096) -> torch.Tensor:
+    model.eval()
+    anchors = data.anchors[split]
+    return torch.cat([model(data.batch(anchors[i : i + batch_size])[0]) for i in range(0, len(anchors), batch_size)])
