@@ -133,3 +133,44 @@ def test_without_the_baseline_there_are_no_improvements():
     assert summary.baseline is None
     assert all(r.mean["rmse_improvement_pct"] is None and r.dm_vs_baseline is None for r in summary.rows)
     assert any("no cnn_lstm version" in n for n in summary.notes)
+
+
+def test_a_worse_model_is_never_reported_as_better():
+    """Seed 42: attention's errors are a tenth of the baseline's; seeds 43 and 44: 1.2x the baseline's, whose
+    errors there are 3x larger. The mean of the per-seed RMSE improvements is +17% (old headline: Scenario 1,
+    "significant"), but over the three seeds together attention's squared errors are larger."""
+    scale = {("cnn_lstm", 42): 1.0, ("attention_lstm", 42): 0.1,
+             ("cnn_lstm", 43): 3.0, ("attention_lstm", 43): 3.6, ("cnn_lstm", 44): 3.0, ("attention_lstm", 44): 3.6}
+    records, entries = [], {}
+    m = market(1, n=400)
+    noise = np.random.default_rng(11).normal(0, 1, len(m))
+    for seed in (42, 43, 44):
+        for arch in ("cnn_lstm", "attention_lstm"):
+            i = len(records) + 1
+            records.append(RunRecord(i, arch, "default", seed, 1, "completed", version_id=f"v{i}"))
+            p = m.assign(predicted_close=m["actual_close"] + scale[(arch, seed)] * noise)
+            meta = {"training_params": {"architecture": arch, "architecture_variant": "default"},
+                    "performance": {"training_time_s": 1.0}}
+            entries[i] = Entry(f"{arch} (default)", meta, p)
+    row = summarize(records, entries).row("attention_lstm (default)")
+    seeds = row.seed_values["rmse_improvement_pct"]
+    assert np.mean(seeds) > 10  # what the old headline averaged
+    assert row.mean["rmse_improvement_pct"] < 0  # pooled: worse, the quantity the DM test is on
+    assert row.dm_vs_baseline["statistic"] > 0 and row.dm_vs_baseline["p_value_one_sided"] > 0.99
+
+    from atb.benchmark.decision import decide
+
+    flat = [r.flat() for r in summarize(records, entries).rows]
+    decision = decide(flat, windows=400)
+    assert decision.scenario == 4 and not decision.significant
+    assert "improvement" not in decision.headline.lower() or "no improvement" in decision.headline.lower()
+
+
+def test_pooled_improvement_and_dm_statistic_always_agree_in_sign():
+    for seeds in ((42,), (42, 43, 44)):
+        records, entries = runs(seeds=seeds)
+        for row in summarize(records, entries).rows:
+            if row.dm_vs_baseline:
+                assert np.sign(row.mean["rmse_improvement_pct"]) == -np.sign(row.dm_vs_baseline["statistic"])
+            if row.dm_vs_naive:
+                assert np.sign(row.mean["rmse_skill_vs_naive"]) == -np.sign(row.dm_vs_naive["statistic"])

@@ -8,17 +8,22 @@ from atb.benchmark.decision import SCENARIOS, decide
 
 
 def row(arch: str, *, variant: str = "default", imp: float | None = None, p: float | None = None,
-        rmse: float = 100.0, time_s: float = 60.0, time_std: float | None = None, p_naive: float = 0.01,
-        baseline: bool = False) -> dict:
+        rmse: float = 100.0, time_s: float = 60.0, time_std: float | None = None, p_naive: float | None = 0.01,
+        baseline: bool = False, seeds: list | None = None) -> dict:
+    """``p``: the one-sided DM p-value in the direction of the improvement's sign (as a test would report it);
+    ``time_s``: fit seconds per 1,000 training windows."""
+    one_sided = None if p is None or imp is None else (p if imp > 0 else 1 - p)
     return {"label": f"{arch} ({variant})", "architecture": arch, "variant": variant, "is_baseline": baseline,
-            "is_naive": False, "test_rmse": rmse, "rmse_improvement_pct": imp, "dm_p_vs_baseline": p,
-            "dm_p_vs_naive": p_naive, "training_time_s": time_s, "training_time_s_std": time_std}
+            "is_naive": False, "test_rmse": rmse, "rmse_improvement_pct": imp, "rmse_improvement_pct_seeds": seeds,
+            "dm_p_one_sided_vs_baseline": one_sided, "dm_p_one_sided_vs_naive": p_naive,
+            "rmse_skill_vs_naive": (110.0 - rmse) / 110.0,
+            "fit_s_per_1k_windows": time_s, "fit_s_per_1k_windows_std": time_std, "inference_ms_p50": 0.05}
 
 
 def naive(rmse: float = 110.0) -> dict:
     return {"label": "naive (last close)", "architecture": "naive", "variant": "", "is_baseline": False,
             "is_naive": True, "test_rmse": rmse, "rmse_improvement_pct": -10.0, "dm_p_vs_baseline": None,
-            "dm_p_vs_naive": None, "training_time_s": None}
+            "dm_p_one_sided_vs_naive": None, "fit_s_per_1k_windows": None}
 
 
 def rows(imp: float, p: float | None, *, att_rmse: float | None = None, tcn: dict | None = None) -> list[dict]:
@@ -42,13 +47,30 @@ def test_scenario_follows_the_improvement_when_significant_or_not_claimed(imp, p
 def test_an_unsignificant_improvement_is_treated_as_scenario_3_or_4(imp, nominal):
     d = decide(rows(imp, 0.31))
     assert (d.nominal_scenario, d.scenario, d.significant) == (nominal, 3, False)
-    assert f"the {imp:.0f}% improvement is not statistically significant (p=0.310): treat as Scenario 3/4" in d.reason
+    assert f"the {imp:.0f}% improvement is not established (one-sided p=0.310 >= 0.05): treat as Scenario 3/4" in d.reason
     assert "Scenario 3/4" in d.headline and "INVESTIGATE" in d.headline
 
 
 def test_missing_p_value_is_not_significant():
     d = decide(rows(15.0, None))
     assert d.scenario == 3 and "p=n/a" in d.reason
+
+
+def test_an_improvement_that_changes_sign_across_seeds_is_not_claimed():
+    data = rows(12.0, 0.001)
+    data[1]["rmse_improvement_pct_seeds"] = [20.0, 18.0, -1.0]
+    d = decide(data)
+    assert (d.scenario, d.significant) == (3, False) and "not in every seed" in d.reason
+    assert "2 of 3 seeds in that direction" in d.reason
+
+
+def test_a_significantly_worse_model_is_never_reported_as_better():
+    """The defect: a two-sided p < 0.05 passed whatever the sign of the DM statistic."""
+    data = rows(12.0, 0.01)
+    data[1]["dm_p_one_sided_vs_baseline"] = 0.995  # the test says: attention's loss is HIGHER
+    d = decide(data)
+    assert d.scenario == 3 and not d.significant
+    assert "not established" in d.reason and "statistically significant" not in d.reason
 
 
 def test_significant_degradation_is_said_plainly():
@@ -101,7 +123,7 @@ def test_no_scenario_5_when_tcn_is_not_clearly_fastest_or_not_similar(tcn):
 
 def test_naive_persistence_statement():
     data = rows(12.0, 0.01)
-    data[0]["dm_p_vs_naive"] = 0.2  # baseline: lower RMSE but not significant
+    data[0]["dm_p_one_sided_vs_naive"] = 0.2  # baseline: lower RMSE but not significant
     data[2]["test_rmse"] = 115.0  # tcn: worse than naive even though "significant"
     d = decide(data)
     assert d.beats_naive == ["attention_lstm (default)"]
@@ -111,22 +133,38 @@ def test_naive_persistence_statement():
 def test_nothing_beats_naive_is_said_and_tempers_a_scenario_1():
     data = rows(12.0, 0.01)
     for r in data:
-        r["dm_p_vs_naive"] = None if r["is_naive"] else 0.4
+        r["dm_p_one_sided_vs_naive"] = None if r["is_naive"] else 0.4
     d = decide(data)
     assert d.beats_naive == [] and d.naive_statement.startswith("No model beats naive persistence")
     assert any("do not deploy" in c for c in d.caveats)
 
 
-def test_smoke_test_is_labelled():
-    d = decide(rows(12.0, 0.01), smoke_test=True)
-    assert d.headline.startswith("SMOKE TEST") and any("smoke test" in c for c in d.caveats)
-    assert "SMOKE TEST" in d.to_dict()["text"]
+def test_smoke_test_is_labelled_and_quotes_no_scenario_reasons():
+    d = decide(rows(-2.0, 0.5), smoke_test=True, windows=26)
+    assert d.headline.startswith("SMOKE TEST ONLY") and "NO DECISION" in d.headline
+    text = d.to_dict()["text"]
+    assert "a smoke test (26 test windows)" in text and "Nominal reading only (not a decision): Scenario 4" in text
+    assert SCENARIOS[4].why not in text and "Action:" not in text  # not "likely implementation issue"
+    assert not d.decided
+
+
+def test_too_few_windows_is_no_decision():
+    d = decide(rows(12.0, 0.01), windows=40)
+    assert "NO DECISION: only 40 pooled test windows" in d.headline and SCENARIOS[1].why not in "\n".join(d.lines())
+    assert decide(rows(12.0, 0.01), windows=400).decided
+
+
+def test_scenario_5_ranks_by_fit_time_per_1000_windows_and_shows_latency():
+    fast = row("tcn", imp=-1.0, p=0.5, rmse=101.0, time_s=20.0)
+    d = decide(rows(3.0, 0.01, tcn=fast))
+    assert d.scenario_5 and "per 1,000 training windows" in d.scenario_5_reason
+    assert "ONNX p50 0.050 ms" in d.scenario_5_reason
 
 
 def test_scenario_4_without_skill_points_at_the_data_as_well_as_the_code():
     data = rows(-2.0, 0.5)
     for r in data:
-        r["dm_p_vs_naive"] = None if r["is_naive"] else 0.6
+        r["dm_p_one_sided_vs_naive"] = None if r["is_naive"] else 0.6
     d = decide(data)
     assert d.scenario == 4 and any("pytest tests/benchmark" in c for c in d.caveats)
     assert not any("pytest tests/benchmark" in c for c in decide(rows(-2.0, 0.5)).caveats)  # skill: no caveat

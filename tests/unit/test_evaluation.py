@@ -47,3 +47,52 @@ def test_directional_accuracy_interval_and_p_value():
     assert r.accuracy == 60.0 and r.correct == 60 and r.n == 100
     assert r.ci95[0] < 60 < r.ci95[1]
     assert r.p_value == pytest.approx(stats.binomtest(60, 100, 0.5).pvalue)
+
+
+def _market(n: int = 300, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    last = 100 * np.exp(rng.normal(0, 0.01, n).cumsum())
+    actual = last * np.exp(rng.normal(0, 0.01, n))
+    return last, actual
+
+
+def test_a_forecast_of_one_sign_is_flagged_collapsed():
+    last, actual = _market()
+    always_up = last * np.exp(0.0001 + np.random.default_rng(1).normal(0, 1e-6, len(last)))
+    m = evaluate_forecasts(last, actual, always_up)
+    assert m["collapsed"] and "100% of the forecasts are up" in m["collapse_reason"]
+    assert m["predicted_up_pct"] == 100.0
+
+
+def test_a_forecast_that_barely_moves_is_flagged_collapsed():
+    last, actual = _market()
+    flat = last * np.exp(np.random.default_rng(2).normal(0, 1e-6, len(last)))  # both signs, spread 0.01%
+    m = evaluate_forecasts(last, actual, flat)
+    assert m["collapsed"] and "spread" in m["collapse_reason"] and m["forecast_spread_ratio"] < 0.005
+
+
+def test_a_forecast_that_follows_its_input_is_not_collapsed():
+    last, actual = _market()
+    informed = last * np.exp(0.2 * np.log(actual / last) + np.random.default_rng(3).normal(0, 0.002, len(last)))
+    m = evaluate_forecasts(last, actual, informed)
+    assert not m["collapsed"] and m["collapse_reason"] == ""
+
+
+def test_training_summary_shows_a_collapsed_forecast():
+    from rich.console import Console
+
+    from atb.cli.summary import training_summary
+
+    last, actual = _market()
+    ev = evaluate_forecasts(last, actual, last * 1.0001)
+    meta = {"symbol": "BTCUSDT", "data": {"synthetic": False, "test": {"start": "2022-12-01T00:00:00Z",
+                                                                        "end": "2022-12-31T23:00:00Z"}},
+            "training_params": {"timeframe": "1h", "architecture": "attention_lstm", "architecture_variant": "default",
+                                "epochs_run": 3, "best_epoch": 1},
+            "evaluation_results": ev, "performance": {"training_time_s": 1.0, "inference_ms_p50": 0.1,
+                                                      "parameters": 10}, "onnx": {"max_abs_diff": 1e-7}}
+    console = Console(width=200, record=True)
+    console.print(training_summary(meta))
+    text = console.export_text()
+    assert "collapsed forecast" in text and "100% of the forecasts are up" in text
+    assert "100/" in text  # the forecast's up-rate beside the accuracy

@@ -9,6 +9,11 @@ so simply concatenating the seeds' forecasts would count each window once per se
 evidence (the DM statistic grows with sqrt(seeds) when seeds agree). Instead each window's squared error
 is averaged over the seeds first, and the DM test runs on those per-window losses. compare()'s own test on
 the plain concatenation is kept in the results as ``*_concat_p`` for reference.
+
+The improvement that is claimed and the test of it are on one quantity: the mean squared error pooled over
+seeds and windows. ``rmse_improvement_pct`` (vs the baseline) and ``rmse_skill_vs_naive`` in a summary row
+are that pooled RMSE's, so their sign is the sign of the DM statistic's mean loss difference; the per-seed
+values (``*_seeds``) show the spread, and a claim of "better" also needs the same sign in every seed.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ import numpy as np
 import pandas as pd
 
 from atb.benchmark.runner import RunRecord
-from atb.evaluation.comparison import Comparison, Entry, Row, compare
-from atb.evaluation.stats import diebold_mariano
+from atb.evaluation.comparison import Comparison, Entry, Row, compare, fit_seconds_per_1k_windows
+from atb.evaluation.stats import diebold_mariano_losses
 
-SPREAD_METRICS = ("test_rmse", "test_mae", "mape", "directional_accuracy", "rmse_skill_vs_naive")
-SPREAD_FIELDS = ("training_time_s", "inference_ms_p50", "rmse_improvement_pct", "mae_improvement_pct")
+SPREAD_METRICS = ("test_rmse", "test_mae", "mape", "directional_accuracy", "rmse_skill_vs_naive",
+                  "predicted_up_pct", "actual_up_pct", "directional_excluded")
+SPREAD_FIELDS = ("training_time_s", "fit_s_per_1k_windows", "inference_ms_p50", "rmse_improvement_pct",
+                 "mae_improvement_pct")
 
 
 @dataclass
@@ -38,8 +45,11 @@ class SummaryRow:
     std: dict  # metric -> sample std across seeds (None with one seed)
     directional_accuracy_ci95: list  # the per-seed Wilson intervals, averaged
     parameters: int | None
-    dm_vs_baseline: dict | None  # {"statistic", "p_value"} on the pooled windows, seed-averaged losses
+    dm_vs_baseline: dict | None  # {"statistic", "p_value", "p_value_one_sided", "n"}: pooled, seed-averaged losses
     dm_vs_naive: dict | None
+    seed_values: dict = field(default_factory=dict)  # "rmse_improvement_pct"/"rmse_skill_vs_naive" -> per seed
+    directional_pt_p_median: float | None = None  # the per-seed Pesaran-Timmermann p-values' median
+    collapsed_seeds: int = 0  # seeds whose forecasts collapsed (evaluation_results.collapsed)
     dm_vs_baseline_concat_p: float | None = None  # compare() on the plain concatenation (for reference)
     dm_vs_naive_concat_p: float | None = None
 
@@ -52,8 +62,15 @@ class SummaryRow:
                "is_baseline": self.is_baseline, "is_naive": self.is_naive, "seeds": self.seeds,
                "parameters": self.parameters, "directional_accuracy_ci95": self.directional_accuracy_ci95,
                "dm_p_vs_baseline": _p(self.dm_vs_baseline), "dm_p_vs_naive": _p(self.dm_vs_naive),
+               "dm_p_one_sided_vs_baseline": _p(self.dm_vs_baseline, "p_value_one_sided"),
+               "dm_p_one_sided_vs_naive": _p(self.dm_vs_naive, "p_value_one_sided"),
+               "dm_stat_vs_baseline": _p(self.dm_vs_baseline, "statistic"),
+               "dm_stat_vs_naive": _p(self.dm_vs_naive, "statistic"),
                "dm_p_vs_baseline_concat": self.dm_vs_baseline_concat_p,
-               "dm_p_vs_naive_concat": self.dm_vs_naive_concat_p}
+               "dm_p_vs_naive_concat": self.dm_vs_naive_concat_p,
+               "directional_pt_p_median": self.directional_pt_p_median, "collapsed_seeds": self.collapsed_seeds}
+        for key, values in self.seed_values.items():
+            out[f"{key}_seeds"] = values
         for key, value in self.mean.items():
             out[key] = value
             out[f"{key}_std"] = self.std.get(key)
@@ -138,6 +155,7 @@ def _pooled(label: str, parts: list[tuple[str, Entry]]) -> Entry | None:
         "performance": {
             "training_time_s": _mean([p.get("training_time_s") for p in perf]),
             "inference_ms_p50": _mean([p.get("inference_ms_p50") for p in perf]),
+            "fit_s_per_1k_windows": _mean([fit_seconds_per_1k_windows(e.metadata) for _, e in parts]),
             "parameters": perf[0].get("parameters"),
         },
     }
@@ -147,7 +165,8 @@ def _pooled(label: str, parts: list[tuple[str, Entry]]) -> Entry | None:
 
 def _seed_averaged_dm(ok: list[RunRecord], entries: dict[int, Entry], labels: list[str],
                       baseline: str | None) -> tuple[dict, int]:
-    """label -> {"vs_baseline", "vs_naive"} DM results on the pooled windows; and the number of windows."""
+    """label -> {"vs_baseline", "vs_naive"}: (DMResult, pooled improvement in %) on the pooled windows, each
+    window's squared error averaged over the seeds; and the number of windows."""
     frames = {}
     for label in labels:
         parts = [entries[r.index].predictions.assign(seed=r.seed, fold=r.fold) for r in ok if r.label == label]
@@ -156,20 +175,25 @@ def _seed_averaged_dm(ok: list[RunRecord], entries: dict[int, Entry], labels: li
     for label in labels[1:]:
         common = common.intersection(frames[label].index)
     common = common.sort_values()
-    rms = {}
+    loss = {}
     for label, frame in frames.items():
         f = frame.loc[common]
-        sq = (f["predicted_close"] - f["actual_close"]) ** 2
-        rms[label] = np.sqrt(sq.groupby(level=["fold", "target_time"]).mean())
+        loss[label] = ((f["predicted_close"] - f["actual_close"]) ** 2).groupby(level=["fold", "target_time"]).mean()
     first = frames[labels[0]].loc[common]
-    naive = np.sqrt(((first["last_close"] - first["actual_close"]) ** 2).groupby(level=["fold", "target_time"]).mean())
+    naive = ((first["last_close"] - first["actual_close"]) ** 2).groupby(level=["fold", "target_time"]).mean()
     out = {}
     for label in labels:
-        res = {"vs_naive": diebold_mariano(rms[label].to_numpy(), naive.to_numpy())}
+        res = {"vs_naive": _tested(loss[label], naive)}
         if baseline is not None and label != baseline:
-            res["vs_baseline"] = diebold_mariano(rms[label].to_numpy(), rms[baseline].to_numpy())
+            res["vs_baseline"] = _tested(loss[label], loss[baseline])
         out[label] = res
     return out, len(naive)
+
+
+def _tested(loss: pd.Series, reference: pd.Series) -> tuple:
+    """The DM test on per-window losses, and the pooled RMSE improvement it tests (positive = lower loss)."""
+    pooled = 100 * (1 - np.sqrt(loss.mean()) / np.sqrt(reference.mean())) if reference.mean() > 0 else np.nan
+    return diebold_mariano_losses(loss.to_numpy(), reference.to_numpy()), float(pooled)
 
 
 def _summary_row(row: Row, per_seed: list[Comparison], dm: dict, concat: Comparison) -> SummaryRow:
@@ -181,22 +205,36 @@ def _summary_row(row: Row, per_seed: list[Comparison], dm: dict, concat: Compari
         mean[key], std[key] = _spread([getattr(m, key) for m in matches])
     cis = np.array([m.metrics["directional_accuracy_ci95"] for m in matches], dtype=float)
     ci = [_mean(list(cis[:, 0])), _mean(list(cis[:, 1]))] if len(cis) else [None, None]
+    seed_values = {"rmse_improvement_pct": [_finite(m.rmse_improvement_pct) for m in matches],
+                   "rmse_skill_vs_naive": [_finite(m.metrics["rmse_skill_vs_naive"]) for m in matches]}
     if row.is_naive:  # the same forecast for every seed: a spread of zero says nothing
         std = dict.fromkeys(std)
+        seed_values = {}
     tests = dm.get(row.label, {}) if not row.is_naive else {}
+    # The headline improvement is the pooled one that the DM test is on (see the module docstring).
+    if "vs_baseline" in tests:
+        mean["rmse_improvement_pct"] = tests["vs_baseline"][1]
+    if "vs_naive" in tests:
+        mean["rmse_skill_vs_naive"] = tests["vs_naive"][1] / 100
     return SummaryRow(
         label=row.label, architecture=row.architecture, variant=row.variant, is_baseline=row.is_baseline,
         is_naive=row.is_naive, seeds=len(matches), mean=mean, std=std, directional_accuracy_ci95=ci,
         parameters=row.parameters, dm_vs_baseline=_dm_dict(tests.get("vs_baseline")),
-        dm_vs_naive=_dm_dict(tests.get("vs_naive")),
+        dm_vs_naive=_dm_dict(tests.get("vs_naive")), seed_values=seed_values,
+        directional_pt_p_median=None if row.is_naive else _median([m.metrics["directional_pt_p_value"]
+                                                                   for m in matches]),
+        collapsed_seeds=sum(bool(m.metrics.get("collapsed")) for m in matches),
         dm_vs_baseline_concat_p=_finite(row.dm_vs_baseline["p_value"]) if row.dm_vs_baseline else None,
         dm_vs_naive_concat_p=None if row.is_naive else _finite(row.metrics["dm_vs_naive"]["p_value"]),
     )
 
 
-def _dm_dict(result) -> dict | None:
-    return None if result is None else {"statistic": _finite(result.statistic), "p_value": _finite(result.p_value),
-                                        "n": result.n}
+def _dm_dict(tested: tuple | None) -> dict | None:
+    if tested is None:
+        return None
+    result = tested[0]
+    return {"statistic": _finite(result.statistic), "p_value": _finite(result.p_value),
+            "p_value_one_sided": _finite(result.p_value_one_sided), "n": result.n}
 
 
 def _spread(values: list) -> tuple[float | None, float | None]:
@@ -210,10 +248,15 @@ def _mean(values: list) -> float | None:
     return _spread(values)[0]
 
 
+def _median(values: list) -> float | None:
+    vals = [float(v) for v in values if v is not None and np.isfinite(v)]
+    return float(np.median(vals)) if vals else None
+
+
 def _finite(value) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
 
 
-def _p(test: dict | None) -> float | None:
-    return None if test is None else test.get("p_value")
+def _p(test: dict | None, key: str = "p_value") -> float | None:
+    return None if test is None else test.get(key)
 

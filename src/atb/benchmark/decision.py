@@ -1,17 +1,23 @@
 """The guide's Decision Matrix (Scenarios 1-5), applied to benchmark results with the significance it leaves out.
 
 Input: the summary rows as flat dicts (``Summary.to_dict()["rows"]``), each with ``label``, ``architecture``,
-``variant``, ``is_baseline``, ``is_naive``, ``test_rmse``, ``rmse_improvement_pct``, ``training_time_s``,
-``dm_p_vs_baseline`` and ``dm_p_vs_naive``. Rules:
+``variant``, ``is_baseline``, ``is_naive``, ``test_rmse``, ``rmse_improvement_pct`` (pooled over seeds and
+windows: the quantity the DM test is on) and its per-seed values ``rmse_improvement_pct_seeds``,
+``dm_p_one_sided_vs_baseline`` (H1: lower loss than the baseline), ``rmse_skill_vs_naive`` (+ ``_seeds``),
+``dm_p_one_sided_vs_naive``, ``fit_s_per_1k_windows`` (+ ``_std``) and ``inference_ms_p50``. Rules:
 
 - Attention-LSTM (its default variant, else the first one benchmarked) vs the CNN-LSTM baseline, by RMSE
   improvement: >= 10% -> Scenario 1, 5-10% -> 2, 0-5% -> 3, <= 0 -> 4.
-- Scenarios 1 and 2 claim an improvement: without DM p < 0.05 on the pooled test windows they fall back
-  to Scenario 3 ("treat as Scenario 3/4").
-- Scenario 5 applies in addition when a TCN trains clearly fastest (at most FAST_RATIO of every other
-  architecture's time, and faster by more than the two std's across seeds) and its RMSE is within 5% of the
-  best model's.
-- Separately: does any model beat naive persistence (lower RMSE and DM p < 0.05)?
+- "Better" is claimed only with the one-sided DM test (p < 0.05, in the claimed direction) and the same sign
+  in every seed. Scenarios 1 and 2 without that fall back to Scenario 3 ("treat as Scenario 3/4"); "worse"
+  is said only with the opposite one-sided test and the sign in every seed.
+- A run too small to decide (a smoke test, or fewer than MIN_DECISION_WINDOWS test windows) gets no
+  scenario's actions or reasons: it says so and shows the nominal reading only.
+- Scenario 5 applies in addition when a TCN trains clearly fastest per 1,000 training windows processed
+  (total fit time is dominated by when early stopping ends it) -- at most FAST_RATIO of every other
+  architecture's time and faster by more than the two std's across seeds -- and its RMSE is within 5% of
+  the best model's. ONNX p50 latency is shown beside it.
+- Separately: does any model beat naive persistence (lower RMSE, one-sided DM p < 0.05, every seed)?
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 SIGNIFICANCE = 0.05
 FAST_RATIO = 0.75  # "clearly the fastest": at least a quarter faster than the next architecture
 SIMILAR_RMSE = 0.05  # "accuracy similar": within 5% of the best RMSE
+MIN_DECISION_WINDOWS = 100  # fewer pooled test windows cannot tell models apart on 1h returns
 
 
 @dataclass(frozen=True)
@@ -65,34 +72,44 @@ class Decision:
     scenario_5: bool = False
     scenario_5_reason: str = ""
     improvement_pct: float | None = None
-    p_value: float | None = None
+    p_value: float | None = None  # one-sided DM p-value in the direction of the improvement's sign
     significant: bool | None = None
     beats_naive: list[str] = field(default_factory=list)
     naive_statement: str = ""
     caveats: list[str] = field(default_factory=list)
     smoke_test: bool = False
+    too_small: str = ""  # why this run cannot decide anything ("" when it can)
+
+    @property
+    def decided(self) -> bool:
+        return self.scenario is not None and not self.too_small
 
     @property
     def headline(self) -> str:
         prefix = "SMOKE TEST ONLY, do not act on it - " if self.smoke_test else ""
         if self.scenario is None:
             return f"{prefix}UNDETERMINED: the decision matrix cannot be applied"
+        if self.too_small:
+            return f"{prefix}NO DECISION: {self.too_small}"
         s = SCENARIOS[self.scenario]
         label = "3/4" if self.nominal_scenario in (1, 2) and self.scenario == 3 else str(self.scenario)
         extra = f"; also Scenario 5: {SCENARIOS[5].action}" if self.scenario_5 else ""
         return f"{prefix}{s.action}: Scenario {label} - {s.title}{extra}"
 
     def lines(self) -> list[str]:
-        """The decision as plain text: headline, reason, the guide's actions and why, then the caveats."""
+        """The decision as plain text: headline, reason, the guide's actions and reading, then the caveats."""
         out = [f"Decision: {self.headline}", f"Reason: {self.reason}"]
-        chosen = [self.scenario] if self.scenario is not None else []
-        if self.scenario_5:
+        chosen = [self.scenario] if self.decided else []
+        if self.decided and self.scenario_5:
             chosen.append(5)
+        if self.too_small and self.scenario is not None:
+            out.append(f"Nominal reading only (not a decision): Scenario {self.scenario} - "
+                       f"{SCENARIOS[self.scenario].title}")
         for number in chosen:
             s = SCENARIOS[number]
             out.append(f"Scenario {number} ({s.title}) - Action: {s.action}")
             out += [f"  - {step}" for step in s.steps]
-            out.append(f"  Why: {s.why}")
+            out.append(f"  Why (the guide's reading): {s.why}")
         if self.scenario_5_reason:
             out.append(f"TCN: {self.scenario_5_reason}")
         out.append(self.naive_statement)
@@ -100,31 +117,37 @@ class Decision:
         return out
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "headline": self.headline, "text": "\n".join(self.lines())}
+        return {**asdict(self), "headline": self.headline, "decided": self.decided, "text": "\n".join(self.lines())}
 
 
-def decide(rows: list[dict], smoke_test: bool = False) -> Decision:
+def decide(rows: list[dict], smoke_test: bool = False, windows: int | None = None) -> Decision:
+    """``windows``: the pooled test windows every model was scored on (None: not known, not checked)."""
     models = [r for r in rows if not r.get("is_naive")]
     naive = next((r for r in rows if r.get("is_naive")), None)
     decision = _attention_vs_baseline(models)
     decision.beats_naive = [r["label"] for r in models if _beats_naive(r, naive)]
     decision.naive_statement = (
-        f"Beats naive persistence (lower RMSE and DM p < {SIGNIFICANCE}): {', '.join(decision.beats_naive)}."
-        if decision.beats_naive else
-        f"No model beats naive persistence (next close = last close) with DM p < {SIGNIFICANCE}."
+        f"Beats naive persistence (lower RMSE, one-sided DM p < {SIGNIFICANCE}, lower in every seed): "
+        f"{', '.join(decision.beats_naive)}." if decision.beats_naive else
+        f"No model beats naive persistence (next close = last close) with one-sided DM p < {SIGNIFICANCE}."
     )
     decision.scenario_5, decision.scenario_5_reason = _tcn_is_fast_and_similar(models)
+    decision.smoke_test = smoke_test
+    if smoke_test:
+        decision.too_small = (f"a smoke test ({windows} test windows)" if windows else "a smoke test") + (
+            " shows that every model trains, exports and evaluates, not which one is better; run --full")
+    elif windows is not None and windows < MIN_DECISION_WINDOWS:
+        decision.too_small = (f"only {windows} pooled test windows (fewer than {MIN_DECISION_WINDOWS}): too few to "
+                              "tell the models apart; ask for more --days or --walk-forward folds")
+    if decision.too_small:
+        return decision
     if not decision.beats_naive and decision.scenario in (1, 2):
         decision.caveats.append("no model beats naive persistence: an improvement over the baseline is not yet "
                                 "evidence of forecasting skill; do not deploy on this result alone")
     elif not decision.beats_naive and decision.scenario in (3, 4):
         decision.caveats.append("no model beats naive persistence either: on this data the next bar may simply "
-                                "not be predictable from the features, so besides the guide's debugging steps "
-                                "check that the models do learn a learnable signal (pytest tests/benchmark)")
-    decision.smoke_test = smoke_test
-    if smoke_test:
-        decision.caveats.append("quick mode is a smoke test (7 days, 5 epochs by default): it shows that every "
-                                "model trains, not which one is better; run --full before deciding")
+                                "not be predictable from the features, which is not by itself an implementation "
+                                "issue; check that the models do learn a learnable signal (pytest tests/benchmark)")
     return decision
 
 
@@ -136,48 +159,73 @@ def _attention_vs_baseline(models: list[dict]) -> Decision:
     if not attention:
         return Decision(None, None, "no Attention-LSTM result (not benchmarked, or every run failed)")
     att = next((r for r in attention if r["variant"] == "default"), attention[0])
-    imp, p = _num(att.get("rmse_improvement_pct")), _num(att.get("dm_p_vs_baseline"))
+    imp = _num(att.get("rmse_improvement_pct"))
     if imp is None:
         return Decision(None, None, f"{att['label']}: no RMSE improvement vs {baseline['label']} could be computed")
     nominal = 1 if imp >= 10 else 2 if imp >= 5 else 3 if imp > 0 else 4
-    significant = p is not None and p < SIGNIFICANCE
-    p_text = "n/a" if p is None else _fmt_p(p)
-    what = (f"{att['label']} RMSE {'improvement' if imp > 0 else 'change'} vs {baseline['label']} is "
-            f"{imp:+.1f}% (DM p={p_text} on the pooled test windows)")
-    if nominal in (1, 2) and not significant:
-        reason = (f"{what}; the {imp:.0f}% improvement is not statistically significant (p={p_text}): "
-                  "treat as Scenario 3/4")
+    better = _claim(imp, att.get("rmse_improvement_pct_seeds"), _num(att.get("dm_p_one_sided_vs_baseline")))
+    worse = _claim(-imp, [None if v is None else -v for v in att.get("rmse_improvement_pct_seeds") or []] or None,
+                   _complement(_num(att.get("dm_p_one_sided_vs_baseline"))))
+    p = better.p if imp > 0 else worse.p
+    what = (f"{att['label']} RMSE {'improvement' if imp > 0 else 'change'} vs {baseline['label']} is {imp:+.1f}% "
+            f"(pooled over seeds and windows; one-sided DM p={_fmt_p(p)} for {'lower' if imp > 0 else 'higher'} "
+            f"loss{better.seed_text if imp > 0 else worse.seed_text})")
+    if nominal in (1, 2) and not better.holds:
+        reason = f"{what}; the {imp:.0f}% improvement is not established ({better.why}): treat as Scenario 3/4"
         return Decision(3, nominal, reason, improvement_pct=imp, p_value=p, significant=False)
-    if nominal == 3 and not significant:
-        reason = f"{what}; marginal and not statistically significant: no evidence of an improvement"
-    elif nominal == 4 and significant:
-        reason = f"{what}; significantly worse than the baseline"
+    if nominal == 3:
+        reason = f"{what}; " + ("statistically significant but marginal" if better.holds else
+                                f"marginal and not established ({better.why}): no evidence of an improvement")
     elif nominal == 4:
-        reason = f"{what}; no improvement"
+        reason = f"{what}; " + ("significantly worse than the baseline" if worse.holds else
+                                "no improvement (not significantly worse either)")
     else:
-        reason = f"{what}; statistically significant"
+        reason = f"{what}; statistically significant in every seed"
+    significant = better.holds if imp > 0 else worse.holds
     return Decision(nominal, nominal, reason, improvement_pct=imp, p_value=p, significant=significant)
 
 
+@dataclass(frozen=True)
+class _Claim:
+    holds: bool
+    p: float | None
+    why: str  # what is missing when it does not hold
+    seed_text: str
+
+
+def _claim(pooled: float, seeds: list | None, p_one_sided: float | None) -> _Claim:
+    """A claim that the pooled value is > 0: the one-sided test in that direction and the sign in every seed."""
+    values = [v for v in (seeds or []) if v is not None]
+    every = all(v > 0 for v in values) if values else pooled > 0
+    seed_text = (f"; {sum(v > 0 for v in values)} of {len(values)} seeds in that direction"
+                 if len(values) > 1 else "")
+    significant = p_one_sided is not None and p_one_sided < SIGNIFICANCE
+    missing = [w for w, bad in ((f"one-sided p={_fmt_p(p_one_sided)} >= {SIGNIFICANCE}", not significant),
+                                ("not in every seed", not every)) if bad]
+    return _Claim(pooled > 0 and significant and every, p_one_sided, ", ".join(missing), seed_text)
+
+
 def _tcn_is_fast_and_similar(models: list[dict]) -> tuple[bool, str]:
-    tcns = [r for r in models if r["architecture"] == "tcn" and _num(r.get("training_time_s")) is not None]
-    others = [r for r in models if r["architecture"] != "tcn" and _num(r.get("training_time_s")) is not None]
+    key = "fit_s_per_1k_windows"
+    tcns = [r for r in models if r["architecture"] == "tcn" and _num(r.get(key)) is not None]
+    others = [r for r in models if r["architecture"] != "tcn" and _num(r.get(key)) is not None]
     rmses = [_num(r.get("test_rmse")) for r in models if _num(r.get("test_rmse")) is not None]
     if not tcns or not others or not rmses:
         return False, ""
     best_rmse = min(rmses)
-    fastest_other = min(others, key=lambda r: r["training_time_s"])
+    fastest_other = min(others, key=lambda r: r[key])
     notes = []
-    for tcn in sorted(tcns, key=lambda r: r["training_time_s"]):
-        ratio = tcn["training_time_s"] / fastest_other["training_time_s"]
+    for tcn in sorted(tcns, key=lambda r: r[key]):
+        ratio = tcn[key] / fastest_other[key]
         gap = (tcn["test_rmse"] - best_rmse) / best_rmse
         # With seeds, "clearly" also means the gap is larger than the run-to-run noise (one std each).
-        noise = (_num(tcn.get("training_time_s_std")) or 0) + (_num(fastest_other.get("training_time_s_std")) or 0)
-        fast = ratio <= FAST_RATIO and tcn["training_time_s"] + noise < fastest_other["training_time_s"]
+        noise = (_num(tcn.get(f"{key}_std")) or 0) + (_num(fastest_other.get(f"{key}_std")) or 0)
+        fast = ratio <= FAST_RATIO and tcn[key] + noise < fastest_other[key]
         similar = gap <= SIMILAR_RMSE
-        text = (f"{tcn['label']} trains in {tcn['training_time_s']:.1f}s, {ratio:.2f}x the time of the fastest "
-                f"other architecture ({fastest_other['label']}, {fastest_other['training_time_s']:.1f}s); its RMSE "
-                f"is {100 * gap:.1f}% above the best")
+        text = (f"{tcn['label']} fits 1,000 training windows in {tcn[key]:.3f}s, {ratio:.2f}x the time of the fastest "
+                f"other architecture ({fastest_other['label']}, {fastest_other[key]:.3f}s; criterion: fit time per "
+                f"1,000 training windows processed){_latency_text(tcn, fastest_other)}; its RMSE is "
+                f"{100 * gap:.1f}% above the best")
         if fast and similar:
             return True, (f"{text} (clearly fastest: <= {FAST_RATIO}x and beyond the seeds' spread; "
                           "similar accuracy: within 5%): Scenario 5")
@@ -187,18 +235,32 @@ def _tcn_is_fast_and_similar(models: list[dict]) -> tuple[bool, str]:
     return False, notes[0]
 
 
+def _latency_text(tcn: dict, other: dict) -> str:
+    a, b = _num(tcn.get("inference_ms_p50")), _num(other.get("inference_ms_p50"))
+    return "" if a is None or b is None else f"; ONNX p50 {a:.3f} ms vs {b:.3f} ms"
+
+
 def _beats_naive(row: dict, naive: dict | None) -> bool:
-    rmse, p = _num(row.get("test_rmse")), _num(row.get("dm_p_vs_naive"))
+    rmse = _num(row.get("test_rmse"))
     naive_rmse = _num(naive.get("test_rmse")) if naive else None
-    if rmse is None or p is None:
+    if rmse is None or (naive_rmse is not None and rmse >= naive_rmse):
         return False
-    lower = rmse < naive_rmse if naive_rmse is not None else (_num(row.get("rmse_skill_vs_naive")) or 0) > 0
-    return lower and p < SIGNIFICANCE
+    skill = _num(row.get("rmse_skill_vs_naive"))
+    pooled = skill if skill is not None else (1.0 if naive_rmse is not None else 0.0)
+    return _claim(pooled, row.get("rmse_skill_vs_naive_seeds"), _num(row.get("dm_p_one_sided_vs_naive"))).holds
+
+
+def _complement(p: float | None) -> float | None:
+    """The one-sided p-value in the opposite direction (a continuous test statistic)."""
+    return None if p is None else 1.0 - p
 
 
 def _num(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        else None
 
 
-def _fmt_p(p: float) -> str:
+def _fmt_p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
     return "<0.001" if p < 0.001 else f"{p:.3f}"

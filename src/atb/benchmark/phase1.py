@@ -68,12 +68,9 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
             fold_summary = summarize([r for r in records if r.fold == fold], entries)
             if fold_summary is not None:
                 per_fold.append((fold, fold_summary))
-    decision = decide([r.flat() for r in summary.rows], settings.smoke_test) if summary else None
+    decision = decide([r.flat() for r in summary.rows], settings.smoke_test, summary.windows) if summary else None
     status = _status(records, len(plan), interrupted)
     data = _data_info(settings, entries, records, last_candle)
-    if settings.data_source == "synthetic" and settings.walk_forward > 1:
-        settings.notes.append("the synthetic market is generated afresh for every request (its prices do not "
-                              "depend on the end date), so walk-forward folds on synthetic data repeat one series")
     results = {
         "benchmark": "phase1", "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "atb_version": __version__, "status": status, "settings": settings.to_dict(), "data": data,

@@ -8,8 +8,8 @@ from atb.benchmark.decision import Decision
 from atb.benchmark.runner import RunRecord
 from atb.evaluation.comparison import Comparison, guide_verdict
 
-COLUMNS = ("model", "RMSE", "MAE", "MAPE %", "dir. acc. % [95% CI]", "fit s", "ONNX p50 ms", "params",
-           "RMSE vs base", "DM p vs base", "DM p vs naive")
+COLUMNS = ("model", "RMSE", "MAE", "MAPE %", "dir. acc. % [95% CI]", "up % fc/act", "PT p", "fit s",
+           "fit s/1k win", "ONNX p50 ms", "params", "RMSE vs base", "DM p vs base", "DM p vs naive")
 
 
 def fmt_p(p: float | None) -> str:
@@ -25,6 +25,11 @@ def _num(value: float | None, digits: int, std: float | None = None, sign: bool 
     return text if std is None else f"{text} ± {std:.{digits}f}"
 
 
+def _up_rates(predicted: float | None, actual: float | None) -> str:
+    """The forecast's and the market's share of up moves: the base rates beside a directional accuracy."""
+    return f"{_num(predicted, 0)}/{_num(actual, 0)}"
+
+
 def summary_cells(summary: Summary) -> list[list[str]]:
     """One list of cells per row, in COLUMNS order: mean ± std across seeds, DM p on the pooled windows."""
     rows = []
@@ -33,15 +38,19 @@ def summary_cells(summary: Summary) -> list[list[str]]:
         lo, hi = r.directional_accuracy_ci95
         da = "—" if r.is_naive else (
             f"{_num(m['directional_accuracy'], 1, s['directional_accuracy'])} [{_num(lo, 1)}, {_num(hi, 1)}]")
+        collapsed = f" [collapsed: {r.collapsed_seeds}/{r.seeds} seeds]" if r.collapsed_seeds else ""
         rows.append([
-            r.label + (" (baseline)" if r.is_baseline else ""),
+            r.label + (" (baseline)" if r.is_baseline else "") + collapsed,
             _num(m["test_rmse"], 4, s["test_rmse"]), _num(m["test_mae"], 4, s["test_mae"]),
             _num(m["mape"], 3, s["mape"]), da,
-            _num(m["training_time_s"], 1, s["training_time_s"]), _num(m["inference_ms_p50"], 3),
+            _up_rates(None if r.is_naive else m["predicted_up_pct"], m["actual_up_pct"]),
+            "—" if r.is_naive else fmt_p(r.directional_pt_p_median),
+            _num(m["training_time_s"], 1, s["training_time_s"]),
+            _num(m["fit_s_per_1k_windows"], 3, s["fit_s_per_1k_windows"]), _num(m["inference_ms_p50"], 3),
             "—" if r.parameters is None else f"{r.parameters:,}",
             "—" if r.is_baseline else _pct(m["rmse_improvement_pct"], s["rmse_improvement_pct"]),
-            fmt_p(r.dm_vs_baseline["p_value"]) if r.dm_vs_baseline else "—",
-            "—" if r.is_naive else fmt_p(r.dm_vs_naive["p_value"] if r.dm_vs_naive else None),
+            fmt_p(r.dm_vs_baseline["p_value_one_sided"]) if r.dm_vs_baseline else "—",
+            "—" if r.is_naive else fmt_p(r.dm_vs_naive["p_value_one_sided"] if r.dm_vs_naive else None),
         ])
     return rows
 
@@ -53,15 +62,35 @@ def comparison_cells(comp: Comparison) -> list[list[str]]:
         m = r.metrics
         lo, hi = m["directional_accuracy_ci95"]
         rows.append([
-            r.label + (" (baseline)" if r.is_baseline else ""), _num(m["test_rmse"], 4), _num(m["test_mae"], 4),
-            _num(m["mape"], 3), "—" if r.is_naive else f"{m['directional_accuracy']:.1f} [{lo:.1f}, {hi:.1f}]",
-            _num(r.training_time_s, 1), _num(r.inference_ms_p50, 3),
+            r.label + (" (baseline)" if r.is_baseline else "") + (" [collapsed]" if m.get("collapsed") else ""),
+            _num(m["test_rmse"], 4), _num(m["test_mae"], 4), _num(m["mape"], 3),
+            "—" if r.is_naive else f"{m['directional_accuracy']:.1f} [{lo:.1f}, {hi:.1f}]",
+            _up_rates(m.get("predicted_up_pct"), m.get("actual_up_pct")),
+            "—" if r.is_naive else fmt_p(m.get("directional_pt_p_value")),
+            _num(r.training_time_s, 1), _num(r.fit_s_per_1k_windows, 3), _num(r.inference_ms_p50, 3),
             "—" if r.parameters is None else f"{r.parameters:,}",
             "—" if r.is_baseline else _pct(r.rmse_improvement_pct),
-            fmt_p(r.dm_vs_baseline["p_value"]) if r.dm_vs_baseline else "—",
-            "—" if r.is_naive else fmt_p(m["dm_vs_naive"]["p_value"]),
+            fmt_p(r.dm_vs_baseline.get("p_value_one_sided")) if r.dm_vs_baseline else "—",
+            "—" if r.is_naive else fmt_p(m["dm_vs_naive"].get("p_value_one_sided")),
         ])
     return rows
+
+
+TABLE_NOTES = (
+    "RMSE/MAE in quote currency, MAPE and directional accuracy in %; directional accuracy counts the moves with "
+    "a direction (actual close != last close), with a 95% Wilson interval.",
+    "up % fc/act: the share of up forecasts and of up moves over the same scored moves (the base rates: an "
+    "accuracy near the market's up share may only mean \"always up\"). PT p: Pesaran-Timmermann test, one-sided, "
+    "H1: the forecast's up/down calls beat what the two base rates give by chance.",
+    "fit s: fit time alone; fit s/1k win: fit time per 1,000 training windows processed (windows x epochs run), "
+    "the speed criterion (early stopping makes total fit time a matter of when it stops). ONNX p50: one window, "
+    "one thread, after warm-up.",
+    "RMSE vs base: RMSE improvement over the CNN-LSTM baseline (positive = better). DM p: Diebold-Mariano test "
+    "(squared error, HLN correction), one-sided, H1: the row's loss is lower than the baseline's (vs base) or "
+    "naive persistence's (vs naive); its statistic is negative when the row's squared errors are smaller.",
+    "A row marked [collapsed] forecasts (nearly) one sign or barely moves (>= 95% of forecasts on one side, or a "
+    "forecast spread under 0.5% of the realised returns'): its scores say little about skill.",
+)
 
 
 def markdown_table(columns: tuple[str, ...] | list[str], rows: list[list[str]],
@@ -84,9 +113,13 @@ def baseline_lines(summary: Summary) -> list[str]:
         if r.is_baseline or r.is_naive:
             continue
         imp = r.value("rmse_improvement_pct")
-        p = r.dm_vs_baseline["p_value"] if r.dm_vs_baseline else None
+        p = r.dm_vs_baseline["p_value_one_sided"] if r.dm_vs_baseline else None
+        seeds = r.seed_values.get("rmse_improvement_pct") or []
+        every = "" if len(seeds) < 2 else (
+            f" · better in {sum(v is not None and v > 0 for v in seeds)} of {len(seeds)} seeds")
         verdict = "—" if imp is None else guide_verdict(imp, p)
-        out.append(f"- **{r.label}**: RMSE improvement {_pct(imp, r.std.get('rmse_improvement_pct'))} · {verdict}")
+        out.append(f"- **{r.label}**: RMSE improvement {_pct(imp, r.std.get('rmse_improvement_pct'))}{every} · "
+                   f"{verdict}")
     return out
 
 
@@ -156,24 +189,28 @@ def _settings_block(results: dict) -> list[str]:
 
 
 def _table_notes(summary: Summary) -> list[str]:
-    notes = [
-        "RMSE/MAE in quote currency, MAPE and directional accuracy in %; fit s = training time of the fit alone; "
-        "ONNX p50 = one window, one thread, after warm-up.",
-        "RMSE vs base: improvement over the CNN-LSTM baseline (positive = better). DM p: Diebold-Mariano test "
-        "(squared error, HLN correction) on the pooled test windows"
-        + (", each window's loss averaged over the seeds (the seeds share their windows, so they are not "
-           "counted as independent evidence)." if len(summary.seeds) > 1 else "."),
-    ]
+    notes = list(TABLE_NOTES)
     if len(summary.seeds) > 1:
-        notes.append("Directional-accuracy CI: the per-seed 95% Wilson intervals, averaged.")
+        notes += [
+            "Across seeds: metrics are mean ± std over the seeds. RMSE vs base and the DM tests are on one quantity, "
+            "the squared error pooled over seeds and windows (each window's loss averaged over the seeds first, "
+            "since the seeds share their windows); ± is the std of the per-seed improvements.",
+            "Directional-accuracy CI: the per-seed 95% Wilson intervals, averaged; PT p: the per-seed p-values' "
+            "median.",
+        ]
+    collapsed = [r for r in summary.rows if r.collapsed_seeds]
+    if collapsed:
+        notes.append("Collapsed forecasts: " + "; ".join(f"{r.label} in {r.collapsed_seeds} of {r.seeds} seeds"
+                                                          for r in collapsed) + ".")
     return [f"- {n}" for n in notes + summary.notes]
 
 
 def _md_line(line: str) -> str:
     if line.startswith("  - "):
         return "  " + line.strip()
-    if line.startswith("  Why:"):
-        return f"  - *Why:* {line.split(':', 1)[1].strip()}"
+    if line.startswith("  Why"):
+        label, text = line.strip().split(":", 1)
+        return f"  - *{label}:* {text.strip()}"
     return f"- {line}"
 
 

@@ -48,11 +48,12 @@ class Row:
     version: str | None
     metrics: dict  # evaluate_forecasts() on the common windows
     training_time_s: float | None = None
+    fit_s_per_1k_windows: float | None = None  # fit time per 1,000 training windows processed (x epochs run)
     inference_ms_p50: float | None = None
     parameters: int | None = None
     rmse_improvement_pct: float | None = None  # vs the baseline; positive = better
     mae_improvement_pct: float | None = None
-    dm_vs_baseline: dict | None = None  # {"statistic", "p_value"}
+    dm_vs_baseline: dict | None = None  # {"statistic", "p_value", "p_value_one_sided"}; negative: this row better
     is_baseline: bool = False
     is_naive: bool = False
 
@@ -91,6 +92,7 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
         rows.append(Row(
             label=e.label, architecture=e.architecture, variant=e.variant, version=e.metadata.get("version_id"),
             metrics=_metrics(p), training_time_s=perf.get("training_time_s"),
+            fit_s_per_1k_windows=fit_seconds_per_1k_windows(e.metadata),
             inference_ms_p50=perf.get("inference_ms_p50"), parameters=perf.get("parameters"),
         ))
     if base_idx is not None:
@@ -103,8 +105,7 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
             row.rmse_improvement_pct = _improvement(base.metrics["test_rmse"], row.metrics["test_rmse"])
             row.mae_improvement_pct = _improvement(base.metrics["test_mae"], row.metrics["test_mae"])
             err = p["predicted_close"].to_numpy() - p["actual_close"].to_numpy()
-            dm = diebold_mariano(err, base_err)
-            row.dm_vs_baseline = {"statistic": dm.statistic, "p_value": dm.p_value}
+            row.dm_vs_baseline = diebold_mariano(err, base_err).to_dict()
     else:
         notes.append(f"no {baseline_architecture} version: improvements vs the baseline are not computed")
     first = aligned[0]
@@ -116,6 +117,18 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
     times = pd.to_datetime(first["target_time"], utc=True)
     return Comparison(rows + [naive], len(first), f"{times.min():%Y-%m-%d %H:%M}", f"{times.max():%Y-%m-%d %H:%M}",
                       rows[base_idx].label if base_idx is not None else None, notes)
+
+
+def fit_seconds_per_1k_windows(metadata: dict) -> float | None:
+    """Fit time per 1,000 training windows processed: early stopping's epoch count does not distort it."""
+    perf = metadata.get("performance", {})
+    if perf.get("fit_s_per_1k_windows") is not None:  # pooled entries carry the mean of their runs'
+        return perf["fit_s_per_1k_windows"]
+    try:
+        processed = int(metadata["data"]["train"]["n"]) * int(metadata["training_params"]["epochs_run"])
+        return 1000 * float(perf["training_time_s"]) / processed if processed else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _key_columns(entries: list[Entry]) -> list[str]:
@@ -134,25 +147,32 @@ def _metrics(p: pd.DataFrame) -> dict:
 
 def _naive_metrics(p: pd.DataFrame) -> dict:
     m = _metrics(p)
+    nan = float("nan")
     return {"test_rmse": m["naive_test_rmse"], "test_mae": m["naive_test_mae"], "mape": m["naive_mape"],
-            "directional_accuracy": float("nan"), "directional_accuracy_ci95": [float("nan")] * 2,
-            "directional_p_value": float("nan"), "rmse_skill_vs_naive": 0.0,
-            "dm_vs_naive": {"statistic": float("nan"), "p_value": float("nan")}, "test_windows": m["test_windows"]}
+            "directional_accuracy": nan, "directional_accuracy_ci95": [nan] * 2, "directional_p_value": nan,
+            "directional_pt_statistic": nan, "directional_pt_p_value": nan,
+            "directional_excluded": m["directional_excluded"], "rmse_skill_vs_naive": 0.0,
+            "dm_vs_naive": {"statistic": nan, "p_value": nan, "p_value_one_sided": nan},
+            "test_windows": m["test_windows"], "predicted_up_pct": nan, "actual_up_pct": m["actual_up_pct"],
+            "collapsed": False, "collapse_reason": "", "forecast_spread_ratio": nan}
 
 
 def _improvement(baseline: float, value: float) -> float:
     return float(100 * (baseline - value) / baseline) if baseline else float("nan")
 
 
-def guide_verdict(improvement_pct: float, p_value: float | None) -> str:
-    """The guide's wording for an improvement, with the significance it leaves out."""
+def guide_verdict(improvement_pct: float, p_one_sided: float | None) -> str:
+    """The guide's wording for an improvement, with the one-sided DM test it leaves out (H1: lower loss)."""
+    if not np.isfinite(improvement_pct) or improvement_pct <= 0:
+        return f"✗ WORSE than the baseline ({improvement_pct:+.1f}% RMSE)" if improvement_pct < 0 else (
+            "✗ NO IMPROVEMENT over the baseline")
     if improvement_pct >= 10:
         verdict = "✓ EXCELLENT - Proceed to Phase 2"
     elif improvement_pct >= 5:
         verdict = "⚠ GOOD - Consider Phase 2"
     else:
         verdict = "⚠ MARGINAL - Investigate further"
-    if p_value is None or not np.isfinite(p_value):
+    if p_one_sided is None or not np.isfinite(p_one_sided):
         return verdict
-    significant = p_value < SIGNIFICANCE and improvement_pct > 0
-    return f"{verdict} ({'significant' if significant else 'not significant'}, DM p={p_value:.3f})"
+    significant = p_one_sided < SIGNIFICANCE
+    return f"{verdict} ({'significant' if significant else 'not significant'}, one-sided DM p={p_one_sided:.3f})"

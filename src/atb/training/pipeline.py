@@ -293,6 +293,8 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
         "evaluation_results": run.evaluation,
         "performance": {
             "training_time_s": result.training_time_s,
+            # The speed criterion: comparable across runs that early stopping ended after different epochs.
+            "fit_s_per_1k_windows": 1000 * result.training_time_s / (len(dataset.anchors["train"]) * result.epochs_run),
             **{k: latency[k] for k in ("inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s")},
             "parameters": count_parameters(run.model),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
