@@ -29,7 +29,7 @@ MEMORY_LIMIT_MB = 4096.0
 
 
 def _beats_naive(metrics: dict) -> bool:
-    return metrics["rmse_skill_vs_naive"] > 0 and metrics["dm_vs_naive"]["p_value"] < SIGNIFICANCE
+    return metrics["rmse_skill_vs_naive"] > 0 and metrics["dm_vs_naive"]["p_value_one_sided"] < SIGNIFICANCE
 
 
 def test_comprehensive_model_comparison(trained):
@@ -69,22 +69,17 @@ def test_attention_lstm_vs_baseline(trained):
     # The improvement is the guide's formula over the RMSEs the runs recorded, on the same windows.
     b, a = base.metadata["evaluation_results"]["test_rmse"], att.metadata["evaluation_results"]["test_rmse"]
     assert att_row.rmse_improvement_pct == pytest.approx(100 * (b - a) / b)
-    p = att_row.dm_vs_baseline["p_value"]
-    assert 0 <= p <= 1 and math.isfinite(att_row.dm_vs_baseline["statistic"])
+    assert 0 <= att_row.dm_vs_baseline["p_value"] <= 1 and math.isfinite(att_row.dm_vs_baseline["statistic"])
     # Both models learn the signal: significantly better than naive and better than a coin flip on direction.
     for row in (base_row, att_row):
         assert _beats_naive(row.metrics), row.label
         assert row.metrics["directional_accuracy_ci95"][0] > 50, row.label
     # The decision matrix reads the same comparison and lands on the scenario the numbers imply.
-    rows = [{"label": r.label, "architecture": r.architecture, "variant": r.variant, "is_baseline": r.is_baseline,
-             "is_naive": r.is_naive, "test_rmse": r.metrics["test_rmse"],
-             "rmse_improvement_pct": r.rmse_improvement_pct,
-             "dm_p_vs_baseline": r.dm_vs_baseline["p_value"] if r.dm_vs_baseline else None,
-             "dm_p_vs_naive": r.metrics["dm_vs_naive"]["p_value"], "training_time_s": r.training_time_s}
-            for r in comparison.rows]
-    decision = decide(rows)
+    decision = decide([r.flat() for r in comparison.rows], windows=comparison.windows)
     imp = att_row.rmse_improvement_pct
-    expected = 4 if imp <= 0 else 3 if imp < 5 or p >= SIGNIFICANCE else 2 if imp < 10 else 1
+    p_better, p_worse = att_row.dm_vs_baseline["p_value_one_sided"], 1 - att_row.dm_vs_baseline["p_value_one_sided"]
+    expected = 4 if imp <= 0 else 3 if imp < 5 or p_better >= SIGNIFICANCE else 2 if imp < 10 else 1
+    assert decision.significant == (p_better < SIGNIFICANCE if imp > 0 else p_worse < SIGNIFICANCE)
     assert decision.scenario == expected
     assert decision.beats_naive == ["cnn_lstm (default)", "attention_lstm (default)"]
 

@@ -47,7 +47,8 @@ def test_scenario_follows_the_improvement_when_significant_or_not_claimed(imp, p
 def test_an_unsignificant_improvement_is_treated_as_scenario_3_or_4(imp, nominal):
     d = decide(rows(imp, 0.31))
     assert (d.nominal_scenario, d.scenario, d.significant) == (nominal, 3, False)
-    assert f"the {imp:.0f}% improvement is not established (one-sided p=0.310 >= 0.05): treat as Scenario 3/4" in d.reason
+    assert (f"the {imp:.0f}% improvement is not established (one-sided p=0.310 >= 0.05): treat as Scenario 3/4"
+            in d.reason)
     assert "Scenario 3/4" in d.headline and "INVESTIGATE" in d.headline
 
 

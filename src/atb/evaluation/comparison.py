@@ -57,6 +57,20 @@ class Row:
     is_baseline: bool = False
     is_naive: bool = False
 
+    def flat(self) -> dict:
+        """The keys the benchmark's decision matrix reads (as a benchmark summary row has them, for one seed)."""
+        base = self.dm_vs_baseline or {}
+        naive = {} if self.is_naive else self.metrics["dm_vs_naive"]
+        return {"label": self.label, "architecture": self.architecture, "variant": self.variant,
+                "is_baseline": self.is_baseline, "is_naive": self.is_naive, "test_rmse": self.metrics["test_rmse"],
+                "rmse_improvement_pct": self.rmse_improvement_pct, "dm_p_vs_baseline": base.get("p_value"),
+                "dm_p_one_sided_vs_baseline": base.get("p_value_one_sided"),
+                "dm_stat_vs_baseline": base.get("statistic"),
+                "rmse_skill_vs_naive": self.metrics["rmse_skill_vs_naive"],
+                "dm_p_vs_naive": naive.get("p_value"), "dm_p_one_sided_vs_naive": naive.get("p_value_one_sided"),
+                "training_time_s": self.training_time_s, "fit_s_per_1k_windows": self.fit_s_per_1k_windows,
+                "inference_ms_p50": self.inference_ms_p50}
+
 
 @dataclass
 class Comparison:
