@@ -96,3 +96,15 @@ def test_training_summary_shows_a_collapsed_forecast():
     text = console.export_text()
     assert "collapsed forecast" in text and "100% of the forecasts are up" in text
     assert "100/" in text  # the forecast's up-rate beside the accuracy
+
+
+@pytest.mark.parametrize(("imp", "p", "expected"), [
+    (-3.2, 0.9, "WORSE than the baseline (-3.2% RMSE)"), (0.0, 0.5, "NO IMPROVEMENT"),
+    (2.0, 0.01, "MARGINAL - Investigate further (significant, one-sided DM p=0.010)"),
+    (12.0, 0.2, "EXCELLENT - Proceed to Phase 2 (not significant, one-sided DM p=0.200)"),
+])
+def test_guide_verdict_calls_a_worse_model_worse(imp, p, expected):
+    from atb.evaluation.comparison import guide_verdict
+
+    verdict = guide_verdict(imp, p)
+    assert expected in verdict and ("MARGINAL" not in verdict if imp <= 0 else True)
