@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from atb.cli.console import out
+from atb.cli.console import out, warn
 
 app = typer.Typer(help="Inspect and compare trained model versions.", no_args_is_help=True)
 
@@ -109,14 +109,25 @@ def compare_cmd(
     if versions:
         paths = [store.resolve(symbol, v) for v in versions]
     else:
-        newest: dict[tuple[str, str], Path] = {}
+        readable = []
         for ref in store.versions(symbol):  # sorted by name, i.e. by creation time
             try:
-                entry = Entry.from_version(ref.path)
+                readable.append((ref.path, Entry.from_version(ref.path)))
             except (ModelError, OSError, ValueError):
                 continue
-            newest[(entry.architecture, entry.variant)] = ref.path
+        # Only versions scored like the newest one (timeframe, horizon) can be compared; name others with -v.
+        like = (readable[-1][1].timeframe, readable[-1][1].horizon) if readable else None
+        newest: dict[tuple[str, str], Path] = {}
+        skipped = 0
+        for path, entry in readable:
+            if (entry.timeframe, entry.horizon) == like:
+                newest[(entry.architecture, entry.variant)] = path
+            else:
+                skipped += 1
         paths = list(newest.values())
+        if skipped:
+            warn(f"left out {skipped} version(s) with another timeframe or horizon than the newest "
+                 f"({like[0]}, horizon {like[1]}); name versions with --version to choose")
     if not paths:
         raise ModelError(f"no trained model for {symbol} in {store.price_dir(symbol)}")
     try:
