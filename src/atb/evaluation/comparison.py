@@ -48,10 +48,9 @@ class Entry:
 
     @property
     def synthetic(self) -> bool | None:
-        data = self.metadata.get("data")
-        if not isinstance(data, dict):
-            return None  # unknown (e.g. the benchmark's pooled entries, which share one settings file)
-        return bool(data["synthetic"]) if "synthetic" in data else data.get("source") == "synthetic"
+        from atb.registry.store import trained_on_synthetic
+
+        return trained_on_synthetic(self.metadata)  # None for the benchmark's pooled entries (one settings file)
 
     @classmethod
     def from_version(cls, version_dir: Path, label: str | None = None) -> Entry:
