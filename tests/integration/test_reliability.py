@@ -27,7 +27,7 @@ def request(models: Path, **kw) -> TrainRequest:
 
 
 def entries(models: Path) -> list[str]:
-    parent = models / "BTCUSDT/price"
+    parent = models / "BTCUSDT-SYNTHETIC/price"
     return sorted(p.name for p in parent.iterdir()) if parent.exists() else []
 
 
@@ -90,7 +90,7 @@ def test_interrupt_leaves_no_version_and_logs_interrupted(good_version, data_dir
     assert proc.returncode == code, err
     assert err.strip().splitlines()[-1] == f"error: {message}", err
     assert entries(models) == [good, "latest"], err  # no half-written version, no staging folder
-    assert os.readlink(models / "BTCUSDT/price/latest") == good
+    assert os.readlink(models / "BTCUSDT-SYNTHETIC/price/latest") == good
     newest = runs(data_dir)[0]
     assert (newest["status"], newest["error"]) == ("interrupted", message), (newest, err)
 
@@ -120,7 +120,7 @@ def test_crash_mid_export_publishes_nothing(good_version, data_dir, monkeypatch)
     with pytest.raises(RuntimeError, match="exporter crashed"):
         train_model(request(models))
     assert entries(models) == [good, "latest"]
-    assert os.readlink(models / "BTCUSDT/price/latest") == good
+    assert os.readlink(models / "BTCUSDT-SYNTHETIC/price/latest") == good
     newest = runs(data_dir)[0]
     assert newest["status"] == "failed" and "exporter crashed" in newest["error"]
 
@@ -159,9 +159,9 @@ def test_two_runs_at_once_give_two_complete_versions(tmp_path, data_dir):
     versions = [e for e in entries(models) if e != "latest"]
     assert len(versions) == 2, versions
     for v in versions:
-        meta = json.loads((models / "BTCUSDT/price" / v / "metadata.json").read_text())
-        assert meta["version_id"] == v and (models / "BTCUSDT/price" / v / "model.onnx").is_file()
-    assert os.readlink(models / "BTCUSDT/price/latest") in versions
+        meta = json.loads((models / "BTCUSDT-SYNTHETIC/price" / v / "metadata.json").read_text())
+        assert meta["version_id"] == v and (models / "BTCUSDT-SYNTHETIC/price" / v / "model.onnx").is_file()
+    assert os.readlink(models / "BTCUSDT-SYNTHETIC/price/latest") in versions
     assert sum(r["status"] == "completed" for r in runs(data_dir)) == 2
 
 
@@ -179,7 +179,7 @@ def test_full_or_read_only_models_dir_is_one_clear_error(tmp_path, data_dir, opt
     mount_tmpfs(models, options)
     try:
         if "ro" not in options.split(","):
-            (models / "BTCUSDT/price").mkdir(parents=True)
+            (models / "BTCUSDT-SYNTHETIC/price").mkdir(parents=True)
         result = subprocess.run(
             [sys.executable, "-m", "atb.cli.main", "train", "model", "BTCUSDT", "--model-type", "cnn_lstm",
              "--variant", "deep", "--days", "8", "--epochs", "1", "--data-source", "synthetic",
@@ -249,12 +249,13 @@ def test_too_few_candles_after_gaps_names_the_minimum(tmp_path, data_dir):
 
 def test_damaged_model_versions_are_one_line_errors(good_version, data_dir):
     models, good = good_version
-    version = models / "BTCUSDT/price" / good
+    version = models / "BTCUSDT-SYNTHETIC/price" / good
     metadata = version / "metadata.json"
     original = metadata.read_text()
 
     metadata.write_text(original[: len(original) // 2])  # truncated
-    for args in (["models", "show", "BTCUSDT"], ["predict", "BTCUSDT", "--data-source", "synthetic"]):
+    for args in (["models", "show", "BTCUSDT-SYNTHETIC"],
+                 ["predict", "BTCUSDT-SYNTHETIC", "--data-source", "synthetic"]):
         result = run_atb(*args, "--models-dir", str(models), data_dir=data_dir)
         assert result.returncode == 1
         line = one_error_line(result)
@@ -263,11 +264,12 @@ def test_damaged_model_versions_are_one_line_errors(good_version, data_dir):
     assert listed.returncode == 0 and "not valid JSON" in json.loads(listed.stdout)[0]["error"]
 
     metadata.write_text(json.dumps({**json.loads(original), "evaluation_results": "edited by hand"}))
-    line = one_error_line(run_atb("models", "show", "BTCUSDT", "--models-dir", str(models), data_dir=data_dir))
+    line = one_error_line(run_atb("models", "show", "BTCUSDT-SYNTHETIC", "--models-dir", str(models),
+                                  data_dir=data_dir))
     assert "'evaluation_results' section is missing or damaged" in line
 
     metadata.write_text(original)
     (version / "model.onnx").unlink()
-    result = run_atb("predict", "BTCUSDT", "--data-source", "synthetic", "--models-dir", str(models),
+    result = run_atb("predict", "BTCUSDT-SYNTHETIC", "--data-source", "synthetic", "--models-dir", str(models),
                      data_dir=data_dir)
     assert result.returncode == 1 and "model.onnx is missing" in one_error_line(result)

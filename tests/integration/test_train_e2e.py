@@ -38,7 +38,7 @@ def registry(tmp_path_factory) -> Path:
 
 
 def versions(root: Path) -> list[Path]:
-    return sorted(p for p in (root / "BTCUSDT/price").iterdir() if not p.name.startswith((".", "latest")))
+    return sorted(p for p in (root / "BTCUSDT-SYNTHETIC/price").iterdir() if not p.name.startswith((".", "latest")))
 
 
 def test_each_architecture_produces_a_complete_version(registry):
@@ -51,15 +51,16 @@ def test_each_architecture_produces_a_complete_version(registry):
         meta = json.loads((v / "metadata.json").read_text())
         archs.add(meta["training_params"]["architecture"])
         assert meta["version_id"] == v.name and v.name.startswith("20")
-        assert meta["data"]["synthetic"] is True
+        assert meta["data"]["synthetic"] is True and meta["symbol"] == "BTCUSDT"
         assert meta["onnx"]["max_abs_diff"] <= 1e-4
     assert archs == set(ARCHITECTURES)
-    latest = registry / "BTCUSDT/price/latest"
+    latest = registry / "BTCUSDT-SYNTHETIC/price/latest"
     assert latest.is_symlink() and os.readlink(latest) == found[-1].name
+    assert not (registry / "BTCUSDT").exists()  # synthetic runs never touch the real symbol's folder
 
 
 def test_guide_jq_queries_return_numbers(registry):
-    meta = json.loads((registry / "BTCUSDT/price/latest/metadata.json").read_text())
+    meta = json.loads((registry / "BTCUSDT-SYNTHETIC/price/latest/metadata.json").read_text())
     ev = meta["evaluation_results"]
     for key in ("test_rmse", "test_mae", "mape", "directional_accuracy", "naive_test_rmse", "rmse_skill_vs_naive"):
         assert isinstance(ev[key], float) and np.isfinite(ev[key]), key
@@ -119,7 +120,7 @@ def test_predict_with_onnx_matches_the_training_pipeline(registry):
 
 
 def test_predict_cli_does_not_import_torch(registry):
-    call = "run(['predict', 'BTCUSDT', '--models-dir', sys.argv[1], '--data-source', 'synthetic', '--json'])"
+    call = "run(['predict', 'BTCUSDT-SYNTHETIC', '--models-dir', sys.argv[1], '--data-source', 'synthetic', '--json'])"
     code = ("import sys; from atb.cli.main import run\n"
             f"try:\n    {call}\n"
             "except SystemExit as e:\n    assert e.code == 0, e.code\n"
@@ -133,9 +134,9 @@ def test_predict_cli_does_not_import_torch(registry):
 def test_models_list_show_compare(registry):
     listed = json.loads(runner.invoke(app, ["models", "list", "--models-dir", str(registry), "--json"]).stdout)
     assert len(listed) == 3 and sum(r["latest"] for r in listed) == 1
-    shown = runner.invoke(app, ["models", "show", "BTCUSDT", "--models-dir", str(registry), "--json"])
+    shown = runner.invoke(app, ["models", "show", "BTCUSDT-SYNTHETIC", "--models-dir", str(registry), "--json"])
     assert json.loads(shown.stdout)["version_id"] == versions(registry)[-1].name
-    comp = runner.invoke(app, ["models", "compare", "BTCUSDT", "--models-dir", str(registry), "--json"])
+    comp = runner.invoke(app, ["models", "compare", "BTCUSDT-SYNTHETIC", "--models-dir", str(registry), "--json"])
     data = json.loads(comp.stdout)
     labels = [r["label"] for r in data["rows"]]
     assert labels[-1] == "naive (last close)" and len(labels) == 4
@@ -143,7 +144,8 @@ def test_models_list_show_compare(registry):
     for row in data["rows"]:
         if row["architecture"] in ("attention_lstm", "tcn"):
             assert row["rmse_improvement_pct"] is not None and 0 <= row["dm_vs_baseline"]["p_value"] <= 1
-    table = runner.invoke(app, ["models", "compare", "BTCUSDT", "--models-dir", str(registry)], env={"COLUMNS": "200"})
+    table = runner.invoke(app, ["models", "compare", "BTCUSDT-SYNTHETIC", "--models-dir", str(registry)],
+                          env={"COLUMNS": "200"})
     assert "Comparison vs cnn_lstm (default) baseline" in table.output and "RMSE Improvement" in table.output
 
 
@@ -190,4 +192,4 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, args, code, message):
     lines = [ln for ln in result.stderr.splitlines() if ln.strip() and not ln.startswith("•")]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "BTCUSDT/price/latest").exists()
+    assert not list(tmp_path.rglob("latest"))

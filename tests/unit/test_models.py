@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from atb.errors import UsageError
+from atb.models.cnn_lstm import CNNLSTM, CNNLSTMConfig
 from atb.models.export import check_parity, export_onnx
 from atb.models.factory import ARCHITECTURES, VARIANTS, build_model, count_parameters, model_config
 
@@ -62,3 +63,38 @@ def test_onnx_export_parity_and_dynamic_batch(architecture, tmp_path):
     for batch in (1, 7, 64):
         windows = np.random.default_rng(batch).normal(size=(batch, 30, N_FEATURES)).astype(np.float32)
         assert check_parity(path, model, windows) <= 1e-4
+
+
+def test_cnn_lstm_pooling_keeps_the_newest_time_step_with_an_odd_length():
+    # Kernel size 1 isolates the pooling: with a wider kernel the newest bar also leaks into its
+    # neighbour's convolution, which hid the bug (floor-mode pooling dropped the newest bar's own step).
+    torch.manual_seed(0)
+    model = CNNLSTM(CNNLSTMConfig(n_features=N_FEATURES, conv_channels=(8,), kernel_size=1, lstm_hidden=8,
+                                  lstm_layers=1, dense=4)).eval()
+    x = torch.randn(1, 61, N_FEATURES)
+    x2 = x.clone()
+    x2[:, -1] += 3.0
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(x2))
+        assert model.extractor(x.transpose(1, 2)).shape[-1] == 31  # ceil(61 / 2): one step per pair, and the last
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_the_newest_time_step_reaches_the_output_with_an_odd_length(architecture):
+    torch.manual_seed(0)
+    model = build_model(architecture, model_config(architecture, "lightweight", N_FEATURES, 61)).eval()
+    x = torch.randn(1, 61, N_FEATURES)
+    x2 = x.clone()
+    x2[:, -1] += 3.0
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(x2))
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_onnx_parity_with_an_odd_sequence_length(architecture, tmp_path):
+    torch.manual_seed(2)
+    model = build_model(architecture, model_config(architecture, "default", N_FEATURES, 61)).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(model, torch.randn(2, 61, N_FEATURES), path)
+    windows = np.random.default_rng(0).normal(size=(5, 61, N_FEATURES)).astype(np.float32)
+    assert check_parity(path, model, windows) <= 1e-4

@@ -71,3 +71,20 @@ def test_damaged_versions_give_one_line_errors(tmp_path):
         store.resolve("BTCUSDT")
     with pytest.raises(ModelError, match="no trained model"):
         store.resolve("SOLUSDT")
+
+
+def test_the_synthetic_market_has_its_own_folder():
+    from atb.registry.store import market_symbol, registry_symbol
+
+    assert registry_symbol("BTCUSDT", synthetic=True) == "BTCUSDT-SYNTHETIC"
+    assert registry_symbol("BTCUSDT", synthetic=False) == "BTCUSDT"
+    assert market_symbol("BTCUSDT-SYNTHETIC") == market_symbol("BTCUSDT") == "BTCUSDT"
+
+
+def test_a_registry_folder_is_not_a_market_to_train_on():
+    from atb.errors import UsageError
+    from atb.training.pipeline import TrainRequest
+
+    with pytest.raises(UsageError, match="BTCUSDT-SYNTHETIC is a registry folder, not a market: train BTCUSDT with "
+                                         "--data-source synthetic"):
+        TrainRequest(symbol="BTCUSDT-SYNTHETIC", data_source="synthetic").validate()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from atb.cli.console import out
+from atb.cli.console import out, warn
 
 app = typer.Typer(help="Inspect and compare trained model versions.", no_args_is_help=True)
 
@@ -109,16 +109,27 @@ def compare_cmd(
     if versions:
         paths = [store.resolve(symbol, v) for v in versions]
     else:
-        newest: dict[tuple[str, str], Path] = {}
+        readable = []
         for ref in store.versions(symbol):  # sorted by name, i.e. by creation time
             try:
-                entry = Entry.from_version(ref.path)
+                readable.append((ref.path, Entry.from_version(ref.path)))
             except (ModelError, OSError, ValueError):
                 continue
-            newest[(entry.architecture, entry.variant)] = ref.path
+        # Only versions scored like the newest one (timeframe, horizon) can be compared; name others with -v.
+        like = (readable[-1][1].timeframe, readable[-1][1].horizon) if readable else None
+        newest: dict[tuple[str, str], Path] = {}
+        skipped = 0
+        for path, entry in readable:
+            if (entry.timeframe, entry.horizon) == like:
+                newest[(entry.architecture, entry.variant)] = path
+            else:
+                skipped += 1
         paths = list(newest.values())
+        if skipped:
+            warn(f"left out {skipped} version(s) with another timeframe or horizon than the newest "
+                 f"({like[0]}, horizon {like[1]}); name versions with --version to choose")
     if not paths:
-        raise ModelError(f"no trained model for {symbol} in {store.price_dir(symbol)}")
+        raise ModelError(store.no_model_message(symbol))
     try:
         comparison = compare([Entry.from_version(p) for p in paths])
     except ValueError as exc:
@@ -140,24 +151,36 @@ def predict(
     data_source: str = typer.Option("cache", "--data-source", help="cache, file or synthetic."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Forecast the next close of SYMBOL from the newest candles (ONNX Runtime only, no torch)."""
-    from atb.inference.candles import newest_candles
-    from atb.inference.predict import forecast_next
-    from atb.registry.store import read_metadata
+    """Forecast the next close of SYMBOL from the newest candles (ONNX Runtime only, no torch).
+
+    Models of the synthetic market are under SYMBOL-SYNTHETIC and forecast only synthetic candles."""
+    from rich.markup import escape
+
+    from atb.inference.candles import SOURCES, newest_candles
+    from atb.inference.predict import check_market, forecast_next
+    from atb.registry.store import market_symbol, read_metadata
 
     symbol = symbol.upper()
     path = _store(models_dir).resolve(symbol, version)
     meta = read_metadata(path)
     tp = meta["training_params"]
     source = "file" if data_file else data_source
-    candles = newest_candles(source, symbol, tp["timeframe"], int(tp["sequence_length"]) + 200,
-                             exchange=exchange, data_file=data_file)
+    if source in SOURCES:  # before loading, so that an empty cache is not reported as the problem
+        check_market(meta, path.name, source == "synthetic")
+    market = meta.get("symbol") or market_symbol(symbol)
+    params = meta.get("data", {}).get("synthetic_params", {})  # the very synthetic market the model was fitted on
+    candles = newest_candles(source, market, tp["timeframe"], int(tp["sequence_length"]) + 200,
+                             exchange=exchange, data_file=data_file, synthetic_seed=params.get("seed", 7),
+                             synthetic_ar_coef=params.get("ar_coef", 0.1))
     fc = forecast_next(path, candles)
+    for line in fc.warnings:
+        warn(escape(line))
     label = candles.attrs.get("source", source)
     result = {
         "symbol": symbol, "version": fc.version, "data": label, "last_candle": fc.last_candle.isoformat(),
         "last_close": fc.last_close, "target_time": fc.target_time.isoformat(),
         "predicted_close": fc.predicted_close, "predicted_change_pct": 100 * (fc.predicted_close / fc.last_close - 1),
+        "warnings": list(fc.warnings),
     }
     if as_json:
         print(json.dumps(result, indent=2))

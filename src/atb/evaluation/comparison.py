@@ -30,6 +30,28 @@ class Entry:
     def variant(self) -> str:
         return self.metadata["training_params"]["architecture_variant"]
 
+    @property
+    def name(self) -> str:
+        return self.metadata.get("version_id") or self.label
+
+    @property
+    def symbol(self) -> str | None:
+        return self.metadata.get("symbol")
+
+    @property
+    def timeframe(self) -> str | None:
+        return self.metadata["training_params"].get("timeframe")
+
+    @property
+    def horizon(self) -> int:
+        return int(self.metadata["training_params"].get("horizon", 1))  # versions before the option: 1 bar
+
+    @property
+    def synthetic(self) -> bool | None:
+        from atb.registry.store import trained_on_synthetic
+
+        return trained_on_synthetic(self.metadata)  # None for the benchmark's pooled entries (one settings file)
+
     @classmethod
     def from_version(cls, version_dir: Path, label: str | None = None) -> Entry:
         from atb.registry.store import read_metadata
@@ -86,6 +108,7 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
     """Score every entry on the target times they all share, plus naive persistence on the same ones."""
     if not entries:
         raise ValueError("nothing to compare")
+    horizon = check_comparable(entries)
     keys = _key_columns(entries)
     common = set(_keys(entries[0].predictions, keys))
     for e in entries[1:]:
@@ -105,7 +128,7 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
         perf = e.metadata.get("performance", {})
         rows.append(Row(
             label=e.label, architecture=e.architecture, variant=e.variant, version=e.metadata.get("version_id"),
-            metrics=_metrics(p), training_time_s=perf.get("training_time_s"),
+            metrics=_metrics(p, horizon), training_time_s=perf.get("training_time_s"),
             fit_s_per_1k_windows=fit_seconds_per_1k_windows(e.metadata),
             inference_ms_p50=perf.get("inference_ms_p50"), parameters=perf.get("parameters"),
         ))
@@ -119,12 +142,12 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
             row.rmse_improvement_pct = _improvement(base.metrics["test_rmse"], row.metrics["test_rmse"])
             row.mae_improvement_pct = _improvement(base.metrics["test_mae"], row.metrics["test_mae"])
             err = p["predicted_close"].to_numpy() - p["actual_close"].to_numpy()
-            row.dm_vs_baseline = diebold_mariano(err, base_err).to_dict()
+            row.dm_vs_baseline = diebold_mariano(err, base_err, horizon).to_dict()
     else:
         notes.append(f"no {baseline_architecture} version: improvements vs the baseline are not computed")
     first = aligned[0]
     naive = Row(label="naive (last close)", architecture="naive", variant="", version=None,
-                metrics=_naive_metrics(first), is_naive=True)
+                metrics=_naive_metrics(first, horizon), is_naive=True)
     if base_idx is not None:
         naive.rmse_improvement_pct = _improvement(rows[base_idx].metrics["test_rmse"], naive.metrics["test_rmse"])
         naive.mae_improvement_pct = _improvement(rows[base_idx].metrics["test_mae"], naive.metrics["test_mae"])
@@ -145,6 +168,29 @@ def fit_seconds_per_1k_windows(metadata: dict) -> float | None:
         return None
 
 
+# What must agree before two versions' scores mean anything side by side: (plural, value, wording of a value).
+_MUST_MATCH = (
+    ("symbols", lambda e: e.symbol, str),
+    ("timeframes", lambda e: e.timeframe, str),
+    ("horizons", lambda e: e.horizon, lambda h: f"{h} bar{'s' if h != 1 else ''} ahead"),
+    ("data", lambda e: e.synthetic, lambda s: "synthetic" if s else "real market data"),
+)
+
+
+def check_comparable(entries: list[Entry]) -> int:
+    """ValueError (one line) when the versions differ in symbol, timeframe, horizon or synthetic/real data;
+    else their common horizon. Needed because 4h target times are a subset of 1h ones: a 1h and a 4h
+    version would otherwise "share" test windows and be scored side by side. Unknown values are skipped."""
+    for plural, value, word in _MUST_MATCH:
+        known = [(e, value(e)) for e in entries if value(e) is not None]
+        for e, v in known[1:]:
+            first, v0 = known[0]
+            if v != v0:
+                raise ValueError(f"cannot compare versions with different {plural}: {first.name} is {word(v0)}, "
+                                 f"{e.name} is {word(v)}")
+    return entries[0].horizon
+
+
 def _key_columns(entries: list[Entry]) -> list[str]:
     # Pooled entries (the benchmark's seeds and folds) repeat target times; "pool" tells the copies apart.
     return ["pool", "target_time"] if all("pool" in e.predictions.columns for e in entries) else ["target_time"]
@@ -154,13 +200,13 @@ def _keys(p: pd.DataFrame, keys: list[str]) -> list:
     return list(zip(*(p[k] for k in keys), strict=True)) if len(keys) > 1 else list(p[keys[0]])
 
 
-def _metrics(p: pd.DataFrame) -> dict:
+def _metrics(p: pd.DataFrame, horizon: int) -> dict:
     return evaluate_forecasts(p["last_close"].to_numpy(float), p["actual_close"].to_numpy(float),
-                              p["predicted_close"].to_numpy(float))
+                              p["predicted_close"].to_numpy(float), horizon)
 
 
-def _naive_metrics(p: pd.DataFrame) -> dict:
-    m = _metrics(p)
+def _naive_metrics(p: pd.DataFrame, horizon: int) -> dict:
+    m = _metrics(p, horizon)
     nan = float("nan")
     return {"test_rmse": m["naive_test_rmse"], "test_mae": m["naive_test_mae"], "mape": m["naive_mape"],
             "directional_accuracy": nan, "directional_accuracy_ci95": [nan] * 2, "directional_p_value": nan,

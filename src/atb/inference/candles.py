@@ -8,9 +8,12 @@ import pandas as pd
 
 from atb.errors import DataError, UsageError
 
+SOURCES = ("cache", "file", "synthetic")
+
 
 def newest_candles(source: str, symbol: str, timeframe: str, bars: int, *, exchange: str = "binance",
-                   data_file: Path | None = None, synthetic_seed: int = 7) -> pd.DataFrame:
+                   data_file: Path | None = None, synthetic_seed: int = 7,
+                   synthetic_ar_coef: float = 0.1) -> pd.DataFrame:
     if source == "cache":
         from atb.data.cache import CacheKey, read_cache
         from atb.data.symbols import normalize_symbol
@@ -31,9 +34,10 @@ def newest_candles(source: str, symbol: str, timeframe: str, bars: int, *, excha
     elif source == "synthetic":
         from atb.data.synthetic import synthetic_candles
 
-        candles = synthetic_candles(bars, symbol=symbol, timeframe=timeframe, seed=synthetic_seed)
+        candles = synthetic_candles(bars, symbol=symbol, timeframe=timeframe, seed=synthetic_seed,
+                                    ar_coef=synthetic_ar_coef)
     else:
-        raise UsageError(f"unknown data source {source!r}; use cache, file or synthetic")
+        raise UsageError(f"unknown data source {source!r}; use {', '.join(SOURCES[:-1])} or {SOURCES[-1]}")
     label = candles.attrs.get("source")
     candles = candles.iloc[-bars:].reset_index(drop=True)
     candles.attrs["source"] = label

@@ -27,7 +27,9 @@ class CNNLSTM(nn.Module):
         for channels in cfg.conv_channels:
             layers += [nn.Conv1d(channels_in, channels, cfg.kernel_size, padding=cfg.kernel_size // 2), nn.ReLU()]
             channels_in = channels
-        layers.append(nn.MaxPool1d(2))  # halves the sequence the LSTM has to walk
+        # Halves the sequence the LSTM has to walk; ceil_mode keeps the newest step when the length is odd
+        # (floor mode would drop it: the model would never see the last closed candle).
+        layers.append(nn.MaxPool1d(2, ceil_mode=True))
         self.extractor = nn.Sequential(*layers)
         self.lstm = nn.LSTM(
             channels_in, cfg.lstm_hidden, num_layers=cfg.lstm_layers, batch_first=True,

@@ -1,5 +1,8 @@
 """`<models_dir>/<SYMBOL>/price/<version>/` with model.safetensors, model.onnx, metadata.json, ...
 
+Models of the synthetic market live under `<SYMBOL>-SYNTHETIC/price/` (see `registry_symbol`), so they never
+become a real symbol's `latest`, the model `atb predict SYMBOL` would use on real candles.
+
 A version is written into a hidden staging folder and renamed into place only when complete; `latest`
 is a relative symlink swapped atomically (os.replace) after that. Staging folders left by a killed
 run are removed by the next run once their process is gone.
@@ -22,6 +25,29 @@ MODEL_TYPE = "price"
 LATEST = "latest"
 STAGING_PREFIX = ".staging-"
 REQUIRED_FILES = ("metadata.json", "model.onnx")
+SYNTHETIC_SUFFIX = "-SYNTHETIC"
+
+
+def registry_symbol(symbol: str, synthetic: bool) -> str:
+    """The registry folder of a symbol's models: `BTCUSDT`, or `BTCUSDT-SYNTHETIC` for the synthetic market."""
+    return f"{symbol}{SYNTHETIC_SUFFIX}" if synthetic else symbol
+
+
+def is_synthetic_folder(folder: str) -> bool:
+    return folder.upper().endswith(SYNTHETIC_SUFFIX)
+
+
+def trained_on_synthetic(metadata: dict) -> bool | None:
+    """Whether a version's metadata says it was fitted on the synthetic market (None: it does not say)."""
+    data = metadata.get("data")
+    if not isinstance(data, dict):
+        return None
+    return bool(data["synthetic"]) if "synthetic" in data else data.get("source") == "synthetic"
+
+
+def market_symbol(folder: str) -> str:
+    """`BTCUSDT-SYNTHETIC` -> `BTCUSDT` (the symbol the market, and metadata.json, use)."""
+    return folder[: -len(SYNTHETIC_SUFFIX)] if is_synthetic_folder(folder) else folder
 
 
 @dataclass(frozen=True)
@@ -118,7 +144,7 @@ class ModelStore:
         parent = self.price_dir(symbol)
         name = version or self.latest_name(symbol)
         if name is None:
-            raise ModelError(f"no trained model for {symbol} in {parent}; train one with 'atb train model {symbol}'")
+            raise ModelError(self.no_model_message(symbol))
         path = parent / name
         if not path.is_dir():
             raise ModelError(f"model version {name!r} not found in {parent} (see 'atb models list {symbol}')")
@@ -126,6 +152,15 @@ class ModelStore:
             if not (path / required).is_file():
                 raise ModelError(f"{path}: incomplete model version, {required} is missing")
         return path
+
+    def no_model_message(self, symbol: str) -> str:
+        message = f"no trained model for {symbol} in {self.price_dir(symbol)}"
+        synthetic = registry_symbol(symbol, True)
+        if not is_synthetic_folder(symbol) and self.latest_name(synthetic) is not None:
+            return (f"{message}; models of the synthetic market are under {synthetic} "
+                    f"(e.g. 'atb predict {synthetic} --data-source synthetic')")
+        flag = " --data-source synthetic" if is_synthetic_folder(symbol) else ""
+        return f"{message}; train one with 'atb train model {market_symbol(symbol)}{flag}'"
 
 
 def _set_version_id(staged: Path, name: str) -> None:

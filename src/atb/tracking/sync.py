@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
+from atb.registry.store import market_symbol
 from atb.tracking.engine import database_errors, get_engine
 from atb.tracking.mapping import metadata_columns
 from atb.tracking.migrate import ensure_schema
@@ -88,7 +89,7 @@ def _sync_one(engine: Engine, path: Path, metadata: dict[str, Any],
               known: dict[str, list[tuple[int, str | None, str]]], report: SyncReport) -> None:
     columns = metadata_columns(metadata)
     version = columns["version_id"] or path.parent.name
-    symbol = columns["symbol"] or path.parents[2].name
+    symbol = columns["symbol"] or market_symbol(path.parents[2].name)  # BTCUSDT-SYNTHETIC/ holds BTCUSDT runs
     rows = [row for row in known.get(version, []) if row[1] in (symbol, None)]
     if any(status == "completed" for _, _, status in rows):
         report.present += 1

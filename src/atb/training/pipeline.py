@@ -18,6 +18,7 @@ from atb import __version__
 from atb.config import models_dir as default_models_dir
 from atb.data.timeframes import bars_per_day, timeframe_delta, timeframe_seconds
 from atb.errors import AtbError, ModelError, UsageError
+from atb.registry.store import is_synthetic_folder, market_symbol, registry_symbol
 
 DATA_SOURCES = ("exchange", "file", "synthetic")
 
@@ -57,6 +58,10 @@ class TrainRequest:
         timeframe_seconds(self.timeframe)
         if self.data_source not in DATA_SOURCES:
             raise UsageError(f"unknown data source {self.data_source!r}; use one of: {', '.join(DATA_SOURCES)}")
+        if is_synthetic_folder(self.symbol):
+            market = market_symbol(self.symbol)
+            raise UsageError(f"{self.symbol} is a registry folder, not a market: train {market} with --data-source "
+                             f"synthetic (models of the synthetic market are registered under {self.symbol})")
         if self.data_source == "file" and not self.data_file:
             raise UsageError("--data-source file needs --data-file PATH")
         if self.start is None and (self.days is None or self.days <= 0):
@@ -120,6 +125,15 @@ class FittedRun:
     batch_size: int
     predictions: pd.DataFrame  # target_time, last_close, actual_close, predicted_close
     evaluation: dict
+
+    @property
+    def synthetic(self) -> bool:
+        return self.source_label == "synthetic"
+
+    @property
+    def registry_folder(self) -> str:
+        """Where the version goes: a synthetic market's model must never become the real symbol's `latest`."""
+        return registry_symbol(self.req.symbol, self.synthetic)
 
 
 def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOutcome:
@@ -229,7 +243,7 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     try:
         version_dir, metadata = _save_version(store, run, reporter)
     except OSError as exc:  # read-only or full disk: the staging folder is already gone
-        raise ModelError(f"cannot write the model version under {store.price_dir(req.symbol)}: "
+        raise ModelError(f"cannot write the model version under {store.price_dir(run.registry_folder)}: "
                          f"{exc.strerror or exc}") from None
     run_log.complete(metadata)
     return TrainOutcome(version_dir, metadata)
@@ -244,7 +258,7 @@ def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, dict
     from atb.models.export import check_parity, export_onnx
     from atb.registry.store import write_json
 
-    with store.staging(run.req.symbol) as staged:
+    with store.staging(run.registry_folder) as staged:
         reporter.stage("Saving weights and exporting to ONNX")
         model = run.model.cpu().eval()
         # Serialise in memory and write with Python, so a full or read-only disk is a plain OSError.
@@ -259,7 +273,7 @@ def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, dict
         run.predictions.to_parquet(staged / "predictions.parquet", index=False)
         metadata = _metadata(run, opset, max_abs_diff, latency)
         write_json(staged / "metadata.json", metadata)
-        version_dir = store.publish(run.req.symbol, staged, run.name)
+        version_dir = store.publish(run.registry_folder, staged, run.name)
 
     metadata["version_id"] = version_dir.name
     return version_dir, metadata
@@ -284,7 +298,7 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
         },
         "model_config": run.config,
         "data": {
-            "source": run.source_label, "synthetic": run.source_label == "synthetic",
+            "source": run.source_label, "synthetic": run.synthetic,
             "rows": len(candles), "gaps": _gap_count(candles, req.timeframe),
             "first_candle": candles["open_time"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
             "last_candle": candles["open_time"].iloc[-1].strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -309,7 +323,7 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
         "environment": {"host": socket.gethostname(), "python": platform.python_version(),
                         "torch": torch.__version__, "platform": platform.platform()},
     }
-    if run.source_label == "synthetic":
+    if run.synthetic:
         metadata["data"]["synthetic_params"] = {"seed": req.synthetic_seed, "ar_coef": req.synthetic_ar_coef}
     if "receptive_field" in run.config:
         metadata["training_params"]["receptive_field"] = run.config["receptive_field"]
