@@ -24,20 +24,28 @@ ROOT = Path(__file__).resolve().parents[2]
 SKILL = {"cnn_lstm": 0.3, "attention_lstm": 0.6, "tcn": 0.35}
 
 
+def split(start: pd.Timestamp, end: pd.Timestamp) -> dict:
+    return {"start": f"{start:%Y-%m-%dT%H:%M:%SZ}", "end": f"{end:%Y-%m-%dT%H:%M:%SZ}",
+            "n": int((end - start) / pd.Timedelta(hours=1)) + 1}
+
+
 def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
     """A version folder like the pipeline's: metadata.json and predictions.parquet on a shared market."""
     if req.architecture == fail:
         raise DataError("no candles for this run")
     if reporter is not None:
         reporter.stage("Loading candles")
-    n = 80
     end = req.end if req.end is not None else pd.Timestamp("2025-01-01", tz="UTC")
-    times = pd.date_range(end=end, periods=n, freq="h")
+    # The test windows are the run's explicit test interval, as the pipeline scores them (80 without one).
+    times = pd.date_range(req.test_start, end, freq="h") if req.test_start is not None else \
+        pd.date_range(end=end, periods=80, freq="h")
+    n = len(times)
     rng = np.random.default_rng(int(times[0].timestamp()))  # the market depends on the window, not the model
     last = 100 + rng.normal(0, 1, n).cumsum()
     actual = last + rng.normal(0, 1, n)
     noise = np.random.default_rng(zlib.crc32(f"{req.architecture}{req.seed}".encode())).normal(0, 0.2, n)
     predicted = last + SKILL[req.architecture] * (actual - last) + noise
+    hour = pd.Timedelta(hours=1)
     version = f"{end:%Y%m%d%H}_{req.architecture}_{req.variant}_{req.seed}"
     folder = Path(req.models_dir) / req.symbol / "price" / version
     folder.mkdir(parents=True)
@@ -46,8 +54,8 @@ def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
     meta = {
         "version_id": version, "symbol": req.symbol,
         "training_params": {"architecture": req.architecture, "architecture_variant": req.variant, "epochs_run": 3},
-        "data": {"source": req.data_source, "test": {"start": f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
-                                                     "end": f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}"}},
+        "data": {"source": req.data_source, "train": split(times[0] - 700 * hour, times[0] - 151 * hour),
+                 "validation": split(times[0] - 150 * hour, times[0] - hour), "test": split(times[0], times[-1])},
         "evaluation_results": evaluate_forecasts(last, actual, predicted),
         "performance": {"training_time_s": {"tcn": 5.0}.get(req.architecture, 20.0) + req.seed - 42,
                         "inference_ms_p50": 0.1, "parameters": 1000, "peak_rss_mb": 500.0},
@@ -87,7 +95,12 @@ def test_writes_results_report_and_plot(tmp_path, fake):
             "metrics"} <= set(run)
     assert Path(run["metadata_path"]).is_file() and run["metrics"]["test_rmse"] > 0
     assert data["settings"]["seeds"] == [42, 43] and data["settings"]["smoke_test"] is True
-    assert data["summary"]["windows"] == 160 and len(data["per_fold"]) == 2
+    assert data["summary"]["windows"] == 2 * 26 and len(data["per_fold"]) == 2  # two folds' test intervals
+    first, second = data["folds"]
+    assert (first["fold"], first["runs"], first["completed"], first["runs_agree"]) == (1, 6, 6, True)
+    assert first["test"]["n"] == second["test"]["n"] == 26
+    assert pd.Timestamp(first["test_interval"]["end"]) + pd.Timedelta(hours=1) == pd.Timestamp(
+        second["test_interval"]["start"])
     assert data["decision"]["headline"].startswith("SMOKE TEST")
     report = (out / REPORT_FILE).read_text()
     assert report.startswith("# Phase 1A quick validation (SMOKE TEST): BTCUSDT 1h — SYNTHETIC data")
@@ -95,6 +108,7 @@ def test_writes_results_report_and_plot(tmp_path, fake):
             "| DM p vs base | DM p vs naive |") in report
     assert "naive (last close)" in report and "mean ± std across 2 seeds" in report and "±" in report
     assert "## Decision" in report and "### Fold 2 of 2" in report and "### Seed 43" in report
+    assert "| fold | test interval (planned) | train | validation | test |" in report
     assert "walk-forward folds on synthetic data repeat one series" in report
     png = (out / PLOT_FILE).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

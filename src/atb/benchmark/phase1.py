@@ -16,15 +16,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from atb import __version__
-from atb.benchmark.aggregate import Summary, load_entries, summarize
+from atb.benchmark.aggregate import OverlappingFolds, Summary, load_entries, summarize
 from atb.benchmark.decision import Decision, decide
-from atb.benchmark.plan import make_plan, resolve_last_candle
+from atb.benchmark.plan import Fold, make_folds, make_plan, resolve_last_candle
 from atb.benchmark.plots import plot_comparison
 from atb.benchmark.report import render, title
 from atb.benchmark.runner import Interrupted, Observer, RunRecord, run_plan
 from atb.benchmark.settings import BenchSettings
 from atb.errors import AtbError, UsageError
 
+SPLITS = ("train", "validation", "test")
 RESULTS_FILE = "phase1_results.json"
 REPORT_FILE = "phase1_report.md"
 PLOT_FILE = "phase1_comparison.png"
@@ -61,7 +62,10 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
     except Interrupted as exc:
         records, interrupted = exc.records, True
     entries = load_entries(records)
-    summary = summarize(records, entries)
+    try:
+        summary, refused = summarize(records, entries), None
+    except OverlappingFolds as exc:  # written down with the runs, then raised: never a double-counted table
+        summary, refused = None, exc
     per_fold = []
     if settings.walk_forward > 1 and summary is not None:
         for fold in summary.folds:
@@ -69,7 +73,7 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
             if fold_summary is not None:
                 per_fold.append((fold, fold_summary))
     decision = decide([r.flat() for r in summary.rows], settings.smoke_test) if summary else None
-    status = _status(records, len(plan), interrupted)
+    status = "failed" if refused else _status(records, len(plan), interrupted)
     data = _data_info(settings, entries, records, last_candle)
     if settings.data_source == "synthetic" and settings.walk_forward > 1:
         settings.notes.append("the synthetic market is generated afresh for every request (its prices do not "
@@ -80,7 +84,9 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
         "counts": {"runs": len(plan), "completed": sum(r.ok for r in records),
                    "failed": sum(r.status == "failed" for r in records),
                    "not_run": len(plan) - len(records)},
+        "folds": fold_splits(make_folds(settings, last_candle), records, entries),
         "runs": [r.to_dict() for r in records],
+        "error": str(refused) if refused else None,
         "summary": summary.to_dict() if summary else None,
         "per_fold": [{"fold": f, **s.to_dict()} for f, s in per_fold],
         "decision": decision.to_dict() if decision else None,
@@ -91,7 +97,23 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
     result.benchmark_id = _record(settings, result)
     if interrupted:
         raise KeyboardInterrupt
+    if refused:
+        raise refused
     return result
+
+
+def fold_splits(folds: list[Fold], records: list[RunRecord], entries: dict) -> list[dict]:
+    """Each fold's planned test interval and the train/validation/test intervals and counts its runs used
+    (from their metadata; every run of a fold sees the same candles, so they agree)."""
+    out = []
+    for fold in folds:
+        metas = [entries[r.index].metadata.get("data", {}) for r in records if r.fold == fold.number
+                 and r.index in entries]
+        splits = {k: metas[0].get(k) if metas else None for k in SPLITS}
+        agree = all({k: m.get(k) for k in SPLITS} == splits for m in metas)
+        out.append({**fold.to_dict(), "runs": sum(r.fold == fold.number for r in records),
+                    "completed": len(metas), **splits, "runs_agree": agree})
+    return out
 
 
 def _write_outputs(result: Phase1Result, settings: BenchSettings, per_fold: list) -> None:
