@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,8 @@ def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
         reporter.stage("Loading candles")
     end = req.end if req.end is not None else pd.Timestamp("2025-01-01", tz="UTC")
     # The test windows are the run's explicit test interval, as the pipeline scores them (80 without one).
-    times = pd.date_range(req.test_start, end, freq="h") if req.test_start is not None else \
+    test_start = getattr(req, "test_start", None)  # (runs on older code too, to show what a change fixes)
+    times = pd.date_range(test_start, end, freq="h") if test_start is not None else \
         pd.date_range(end=end, periods=80, freq="h")
     n = len(times)
     rng = np.random.default_rng(int(times[0].timestamp()))  # the market depends on the window, not the model
@@ -125,6 +127,42 @@ def test_the_decision_reflects_the_results(tmp_path, fake):
     assert result.decision.to_dict()["text"] in (tmp_path / "out" / RESULTS_FILE).read_text().replace("\\n", "\n")
 
 
+def test_overlapping_folds_are_refused_after_writing_the_runs(tmp_path, fake, monkeypatch, capsys):
+    def overlapping(req, reporter=None):  # 80 test windows per fold, whatever its test interval (26 bars)
+        return fake_train(replace(req, test_start=None), reporter)
+
+    monkeypatch.setattr(runner, "train_model", overlapping)
+    with pytest.raises(DataError, match="54 test target times are scored by more than one walk-forward fold"):
+        run_phase1(quick(tmp_path, walk_forward=2, log_to_db=False))
+    data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert data["status"] == "failed" and data["summary"] is None and data["counts"]["completed"] == 6
+    assert "scored by more than one walk-forward fold" in data["error"]
+    report = (tmp_path / "out" / REPORT_FILE).read_text()
+    assert "No summary: cnn_lstm (default) seed 42: 54 test target times" in report
+    with pytest.raises(SystemExit) as caught:  # the script: one line, non-zero
+        bench.run_script(["--quick", "--walk-forward", "2", "--data-source", "synthetic", "--models-dir",
+                          str(tmp_path / "m2"), "--output-dir", str(tmp_path / "out2"), "--no-db"])
+    assert caught.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "error: cnn_lstm (default) seed 42: 54 test target times are scored by more than one walk-forward fold")
+
+
+@pytest.mark.parametrize(("end_date", "last"), [
+    ("2022-12-30", "2022-12-30T23:00:00Z"),  # a bare date includes its whole day
+    ("2021-09-30T12:00", "2021-09-30T12:00:00Z"),  # a time means that time
+])
+def test_end_date_sets_the_newest_test_target_time(tmp_path, fake, shared_data, end_date, last):
+    with pytest.raises(SystemExit) as caught:
+        bench.run_script(["--quick", "--walk-forward", "2", "--models", "tcn", "--end-date", end_date,
+                          "--data-file", str(shared_data / "BTCUSDT_1h_2017-08_2022-12.csv"), "--models-dir",
+                          str(tmp_path / "m"), "--output-dir", str(tmp_path / "out"), "--no-db"])
+    assert caught.value.code == 0
+    data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert data["settings"]["end_date"] == end_date and data["data"]["last_candle"] == last
+    assert [f["test_interval"]["end"] for f in data["folds"]][-1] == last
+    assert data["runs"][-1]["test_end"] == last
+
+
 def test_a_failed_run_is_recorded_and_the_rest_still_compared(tmp_path, fake):
     fake["fail"] = "tcn"
     result = run_phase1(quick(tmp_path))
@@ -207,6 +245,7 @@ def test_cli_success_prints_table_and_decision(tmp_path, fake, capsys):
     (["--quick", "--models", "rnn"], "error: --models 'rnn': unknown model type 'rnn'"),
     (["--full", "--seeds", "0"], "error: --seeds must be at least 1"),
     (["--quick", "--nope"], "error: No such option: --nope"),
+    (["--quick", "--end-date", "someday"], "error: --end-date: cannot read 'someday' as a date"),
 ])
 def test_script_bad_arguments_are_one_line_without_traceback(args, message):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "phase1_benchmark.py"), *args],
