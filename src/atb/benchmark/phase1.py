@@ -1,8 +1,8 @@
 """The Phase-1 benchmark end to end: plan -> training runs -> summary -> decision -> files -> run log.
 
 Used by `atb bench phase1` and scripts/phase1_benchmark.py. Files written to the output folder:
-phase1_results.json (settings, every run, the summary and the decision), phase1_report.md and
-phase1_comparison.png.
+phase1_results.json (settings, each fold's test interval and the train/validation/test intervals its runs
+used, every run, the summary and the decision), phase1_report.md and phase1_comparison.png.
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ def _record(settings: BenchSettings, result: Phase1Result) -> int | None:
     except ImportError:  # the run log is optional; the files are the benchmark's record
         return None
     versions = [r.version_id for r in result.records if r.version_id]
-    decision = result.decision.headline if result.decision else "no decision: no run completed"
+    decision = (result.decision.headline if result.decision else
+                f"no decision: {result.results['error'] or 'no run completed'}")
     return record_benchmark(result.results["settings"], _jsonable(result.results), decision, versions,
                             result.status)
 
