@@ -161,6 +161,17 @@ def test_same_seed_same_result_on_cpu(tmp_path):
     assert results[0]["val_loss"] == results[1]["val_loss"]
 
 
+def test_end_date_includes_its_whole_day(tmp_path, data_dir, shared_data):
+    r = runner.invoke(app, ["train", "model", "BTCUSDT", "--model-type", "tcn", "--variant", "lightweight",
+                            "--days", "3", "--epochs", "1", "--end-date", "2022-12-30", "--data-file",
+                            str(shared_data / "BTCUSDT_1h_2017-08_2022-12.csv"), "--models-dir", str(tmp_path),
+                            "--no-db", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)["data"]
+    # 2022-12-30 means that whole day: its last candle (23:00) is the newest target, not 00:00
+    assert data["last_candle"] == data["test"]["end"] == "2022-12-30T23:00:00Z"
+
+
 def atb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "atb.cli.main", *args], capture_output=True, text=True,
                           timeout=120, env={**os.environ, **(env or {})})

@@ -10,6 +10,7 @@ import pytest
 
 from atb.benchmark.aggregate import summarize
 from atb.benchmark.runner import RunRecord
+from atb.errors import DataError
 from atb.evaluation.comparison import Entry, compare
 from atb.evaluation.stats import diebold_mariano
 
@@ -108,6 +109,17 @@ def test_folds_pool_their_distinct_windows():
     assert summary.per_seed[0].windows == 120  # each seed's comparison covers both folds
     fold_two = summarize([r for r in records if r.fold == 2], entries)
     assert fold_two.windows == 60 and fold_two.start > summary.start
+
+
+def test_a_target_time_scored_by_two_folds_is_refused():
+    records, entries = runs(seeds=(42, 43), folds=(1, 2))
+    for r in records:  # fold 2's test windows start ten hours inside fold 1's
+        if r.fold == 2 and r.architecture == "tcn" and r.seed == 43:
+            entries[r.index].predictions["target_time"] -= pd.Timedelta(hours=10)
+    with pytest.raises(DataError, match=r"tcn \(default\) seed 43: 10 test target times are scored by more than one "
+                                        r"walk-forward fold \(the first, 2025-01-05 14:00, by folds 1, 2\)"):
+        summarize(records, entries)
+    assert summarize([r for r in records if r.fold == 2], entries) is not None  # one fold alone is fine
 
 
 def test_a_failed_run_leaves_the_others_comparable():

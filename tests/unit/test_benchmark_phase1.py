@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +25,29 @@ ROOT = Path(__file__).resolve().parents[2]
 SKILL = {"cnn_lstm": 0.3, "attention_lstm": 0.6, "tcn": 0.35}
 
 
+def split(start: pd.Timestamp, end: pd.Timestamp) -> dict:
+    return {"start": f"{start:%Y-%m-%dT%H:%M:%SZ}", "end": f"{end:%Y-%m-%dT%H:%M:%SZ}",
+            "n": int((end - start) / pd.Timedelta(hours=1)) + 1}
+
+
 def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
     """A version folder like the pipeline's: metadata.json and predictions.parquet on a shared market."""
     if req.architecture == fail:
         raise DataError("no candles for this run")
     if reporter is not None:
         reporter.stage("Loading candles")
-    n = 120
     end = req.end if req.end is not None else pd.Timestamp("2025-01-01", tz="UTC")
-    times = pd.date_range(end=end, periods=n, freq="h")
+    # The test windows are the run's explicit test interval, as the pipeline scores them (120 without one).
+    test_start = getattr(req, "test_start", None)  # (runs on older code too, to show what a change fixes)
+    times = pd.date_range(test_start, end, freq="h") if test_start is not None else \
+        pd.date_range(end=end, periods=120, freq="h")
+    n = len(times)
     rng = np.random.default_rng(int(times[0].timestamp()))  # the market depends on the window, not the model
     last = 100 + rng.normal(0, 1, n).cumsum()
     actual = last + rng.normal(0, 1, n)
     noise = np.random.default_rng(zlib.crc32(f"{req.architecture}{req.seed}".encode())).normal(0, 0.2, n)
     predicted = last + SKILL[req.architecture] * (actual - last) + noise
+    hour = pd.Timedelta(hours=1)
     version = f"{end:%Y%m%d%H}_{req.architecture}_{req.variant}_{req.seed}"
     folder = Path(req.models_dir) / req.symbol / "price" / version
     folder.mkdir(parents=True)
@@ -46,8 +56,8 @@ def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
     meta = {
         "version_id": version, "symbol": req.symbol,
         "training_params": {"architecture": req.architecture, "architecture_variant": req.variant, "epochs_run": 3},
-        "data": {"source": req.data_source, "test": {"start": f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
-                                                     "end": f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}"}},
+        "data": {"source": req.data_source, "train": split(times[0] - 700 * hour, times[0] - 151 * hour),
+                 "validation": split(times[0] - 150 * hour, times[0] - hour), "test": split(times[0], times[-1])},
         "evaluation_results": evaluate_forecasts(last, actual, predicted),
         "performance": {"training_time_s": {"tcn": 5.0}.get(req.architecture, 20.0) + req.seed - 42,
                         "inference_ms_p50": 0.1, "parameters": 1000, "peak_rss_mb": 500.0},
@@ -87,7 +97,12 @@ def test_writes_results_report_and_plot(tmp_path, fake):
             "metrics"} <= set(run)
     assert Path(run["metadata_path"]).is_file() and run["metrics"]["test_rmse"] > 0
     assert data["settings"]["seeds"] == [42, 43] and data["settings"]["smoke_test"] is True
-    assert data["summary"]["windows"] == 240 and len(data["per_fold"]) == 2
+    assert data["summary"]["windows"] == 2 * 26 and len(data["per_fold"]) == 2  # two folds' test intervals
+    first, second = data["folds"]
+    assert (first["fold"], first["runs"], first["completed"], first["runs_agree"]) == (1, 6, 6, True)
+    assert first["test"]["n"] == second["test"]["n"] == 26
+    assert pd.Timestamp(first["test_interval"]["end"]) + pd.Timedelta(hours=1) == pd.Timestamp(
+        second["test_interval"]["start"])
     assert data["decision"]["headline"].startswith("SMOKE TEST")
     report = (out / REPORT_FILE).read_text()
     assert report.startswith("# Phase 1A quick validation (SMOKE TEST): BTCUSDT 1h — SYNTHETIC data")
@@ -95,6 +110,7 @@ def test_writes_results_report_and_plot(tmp_path, fake):
             "ONNX p50 ms | params | RMSE vs base | DM p vs base | DM p vs naive |") in report
     assert "naive (last close)" in report and "mean ± std across 2 seeds" in report and "±" in report
     assert "## Decision" in report and "### Fold 2 of 2" in report and "### Seed 43" in report
+    assert "| fold | test interval (planned) | train | validation | test |" in report
     # Every sentence true of the run: the synthetic market is one timeline (folds see different stretches),
     # and a smoke test quotes no scenario's reasons.
     assert "repeat one series" not in report
@@ -112,6 +128,42 @@ def test_the_decision_reflects_the_results(tmp_path, fake):
     assert result.decision.scenario == (1 if att.dm_vs_baseline["p_value_one_sided"] < 0.05 else 3)
     assert "attention_lstm (default)" in result.decision.beats_naive
     assert result.decision.to_dict()["text"] in (tmp_path / "out" / RESULTS_FILE).read_text().replace("\\n", "\n")
+
+
+def test_overlapping_folds_are_refused_after_writing_the_runs(tmp_path, fake, monkeypatch, capsys):
+    def overlapping(req, reporter=None):  # 120 test windows per fold, whatever its test interval (26 bars)
+        return fake_train(replace(req, test_start=None), reporter)
+
+    monkeypatch.setattr(runner, "train_model", overlapping)
+    with pytest.raises(DataError, match="94 test target times are scored by more than one walk-forward fold"):
+        run_phase1(quick(tmp_path, walk_forward=2, log_to_db=False))
+    data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert data["status"] == "failed" and data["summary"] is None and data["counts"]["completed"] == 6
+    assert "scored by more than one walk-forward fold" in data["error"]
+    report = (tmp_path / "out" / REPORT_FILE).read_text()
+    assert "No summary: cnn_lstm (default) seed 42: 94 test target times" in report
+    with pytest.raises(SystemExit) as caught:  # the script: one line, non-zero
+        bench.run_script(["--quick", "--walk-forward", "2", "--data-source", "synthetic", "--models-dir",
+                          str(tmp_path / "m2"), "--output-dir", str(tmp_path / "out2"), "--no-db"])
+    assert caught.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "error: cnn_lstm (default) seed 42: 94 test target times are scored by more than one walk-forward fold")
+
+
+@pytest.mark.parametrize(("end_date", "last"), [
+    ("2022-12-30", "2022-12-30T23:00:00Z"),  # a bare date includes its whole day
+    ("2021-09-30T12:00", "2021-09-30T12:00:00Z"),  # a time means that time
+])
+def test_end_date_sets_the_newest_test_target_time(tmp_path, fake, shared_data, end_date, last):
+    with pytest.raises(SystemExit) as caught:
+        bench.run_script(["--quick", "--walk-forward", "2", "--models", "tcn", "--end-date", end_date,
+                          "--data-file", str(shared_data / "BTCUSDT_1h_2017-08_2022-12.csv"), "--models-dir",
+                          str(tmp_path / "m"), "--output-dir", str(tmp_path / "out"), "--no-db"])
+    assert caught.value.code == 0
+    data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert data["settings"]["end_date"] == end_date and data["data"]["last_candle"] == last
+    assert [f["test_interval"]["end"] for f in data["folds"]][-1] == last
+    assert data["runs"][-1]["test_end"] == last
 
 
 def test_a_failed_run_is_recorded_and_the_rest_still_compared(tmp_path, fake):
@@ -196,6 +248,7 @@ def test_cli_success_prints_table_and_decision(tmp_path, fake, capsys):
     (["--quick", "--models", "rnn"], "error: --models 'rnn': unknown model type 'rnn'"),
     (["--full", "--seeds", "0"], "error: --seeds must be at least 1"),
     (["--quick", "--nope"], "error: No such option: --nope"),
+    (["--quick", "--end-date", "someday"], "error: --end-date: cannot read 'someday' as a date"),
 ])
 def test_script_bad_arguments_are_one_line_without_traceback(args, message):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "phase1_benchmark.py"), *args],

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from atb.benchmark.plan import bars_per_test_split, fold_ends, make_plan, train_request
+from atb.benchmark.plan import bars_per_test_split, fold_ends, make_folds, make_plan, train_request
 from atb.benchmark.settings import ModelChoice, make_settings, parse_models
 from atb.errors import UsageError
 
@@ -51,6 +51,7 @@ def test_models_with_variants_and_the_baseline_first():
     ({"quick": True, "full": False, "data_source": "ftp"}, "unknown data source 'ftp'"),
     ({"quick": True, "full": False, "data_source": "file"}, "needs --data-file"),
     ({"quick": True, "full": False, "data_file": "/no/such.csv"}, "no such file"),
+    ({"quick": True, "full": False, "end_date": "2022-12-32"}, "--end-date: cannot read '2022-12-32' as a date"),
 ])
 def test_bad_arguments_are_one_usage_error(kwargs, message):
     with pytest.raises(UsageError) as caught:
@@ -79,6 +80,27 @@ def test_folds_end_one_test_split_apart_oldest_first():
     assert fold_ends(settings(), last) == [last]
 
 
+def test_fold_test_intervals_are_consecutive_and_one_test_split_long():
+    last = pd.Timestamp("2022-12-31T23:00Z")
+    folds = make_folds(settings(walk_forward=3), last)
+    hour = pd.Timedelta(hours=1)
+    assert [(f.number, f.test_start, f.end) for f in folds] == [
+        (1, last - 326 * hour, last - 218 * hour), (2, last - 217 * hour, last - 109 * hour),
+        (3, last - 108 * hour, last)]
+    assert folds[2].to_dict() == {"fold": 3, "test_interval": {"start": "2022-12-27T11:00:00Z",
+                                                               "end": "2022-12-31T23:00:00Z"}}
+    plan = make_plan(settings(walk_forward=3), last)
+    assert [(p.test_start, p.end) for p in plan[::9]] == [(f.test_start, f.end) for f in folds]
+    assert all(p.test_start is None and p.end is None for p in make_plan(settings(walk_forward=3), None))
+
+
+def test_end_date_includes_its_whole_day():
+    assert settings(end_date="2022-12-30").end == pd.Timestamp("2022-12-30T23:59:59.999999999Z")
+    assert settings(end_date="2022-12-30T12:00").end == pd.Timestamp("2022-12-30T12:00Z")
+    assert settings(end_date="2022-12-30").to_dict()["end_date"] == "2022-12-30"
+    assert settings().end is None
+
+
 def test_plan_order_folds_then_seeds_then_models():
     last = pd.Timestamp("2022-12-31T23:00Z")
     plan = make_plan(settings(walk_forward=2, seeds=2), last)
@@ -97,4 +119,5 @@ def test_train_request_carries_the_run():
     req.validate()
     assert (req.architecture, req.variant, req.seed, req.epochs, req.days, req.end, req.data_source) == (
         "tcn", "deep", 42, 3, 10, spec.end, "synthetic")
+    assert req.test_start == spec.test_start == spec.end - pd.Timedelta(hours=bars_per_test_split(s) - 1)
     assert req.extra["benchmark"] == "phase1" and req.extra["fold"] == 1

@@ -14,6 +14,9 @@ The improvement that is claimed and the test of it are on one quantity: the mean
 seeds and windows. ``rmse_improvement_pct`` (vs the baseline) and ``rmse_skill_vs_naive`` in a summary row
 are that pooled RMSE's, so their sign is the sign of the DM statistic's mean loss difference; the per-seed
 values (``*_seeds``) show the spread, and a claim of "better" also needs the same sign in every seed.
+
+Pooling needs the folds' test windows to be distinct: a target time that two folds of one model and seed
+both scored is refused (OverlappingFolds), never counted twice.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from atb.benchmark.runner import RunRecord
+from atb.errors import DataError
 from atb.evaluation.comparison import Comparison, Entry, Row, compare, fit_seconds_per_1k_windows
 from atb.evaluation.stats import diebold_mariano_losses
 
@@ -31,6 +35,10 @@ SPREAD_METRICS = ("test_rmse", "test_mae", "mape", "directional_accuracy", "rmse
                   "predicted_up_pct", "actual_up_pct", "directional_excluded")
 SPREAD_FIELDS = ("training_time_s", "fit_s_per_1k_windows", "inference_ms_p50", "rmse_improvement_pct",
                  "mae_improvement_pct")
+
+
+class OverlappingFolds(DataError):
+    """Two walk-forward folds of one model and seed scored the same target time."""
 
 
 @dataclass
@@ -122,6 +130,7 @@ def summarize(records: list[RunRecord], entries: dict[int, Entry]) -> Summary | 
     labels = list(dict.fromkeys(r.label for r in ok))  # plan order: the baseline first
     seeds = sorted({r.seed for r in ok})
     folds = sorted({r.fold for r in ok})
+    check_disjoint_folds(ok, entries)
     per_seed, used_seeds, notes = [], [], []
     for seed in seeds:
         group = [_pooled(label, [(f"f{r.fold}", entries[r.index]) for r in ok if r.seed == seed and r.label == label])
@@ -141,6 +150,28 @@ def summarize(records: list[RunRecord], entries: dict[int, Entry]) -> Summary | 
     for comp in per_seed:
         notes += [n for n in comp.notes if n not in notes]
     return Summary(rows, used_seeds, folds, windows, concat.start, concat.end, concat.baseline, per_seed, notes)
+
+
+def check_disjoint_folds(records: list[RunRecord], entries: dict[int, Entry]) -> None:
+    """Raise OverlappingFolds when two folds of one model and seed share a test target time."""
+    groups: dict[tuple[str, int], list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.label, r.seed), []).append(r)
+    for (label, seed), runs in groups.items():
+        if len(runs) < 2:
+            continue
+        times = pd.concat([entries[r.index].predictions[["target_time"]].assign(fold=r.fold) for r in runs],
+                          ignore_index=True)
+        repeated = times[times.duplicated("target_time", keep=False)]
+        if repeated.empty:
+            continue
+        first = repeated["target_time"].min()
+        folds = sorted(repeated.loc[repeated["target_time"] == first, "fold"])
+        raise OverlappingFolds(
+            f"{label} seed {seed}: {repeated['target_time'].nunique()} test target times are scored by more than "
+            f"one walk-forward fold (the first, {first:%Y-%m-%d %H:%M}, by folds {', '.join(map(str, folds))}); "
+            "the folds' test windows must be disjoint, so they are not pooled"
+        )
 
 
 def _pooled(label: str, parts: list[tuple[str, Entry]]) -> Entry | None:

@@ -1,8 +1,8 @@
 """The Phase-1 benchmark end to end: plan -> training runs -> summary -> decision -> files -> run log.
 
 Used by `atb bench phase1` and scripts/phase1_benchmark.py. Files written to the output folder:
-phase1_results.json (settings, every run, the summary and the decision), phase1_report.md and
-phase1_comparison.png.
+phase1_results.json (settings, each fold's test interval and the train/validation/test intervals its runs
+used, every run, the summary and the decision), phase1_report.md and phase1_comparison.png.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from atb import __version__
-from atb.benchmark.aggregate import Summary, load_entries, summarize
+from atb.benchmark.aggregate import OverlappingFolds, Summary, load_entries, summarize
 from atb.benchmark.decision import Decision, decide
-from atb.benchmark.plan import make_plan, resolve_last_candle
+from atb.benchmark.plan import Fold, make_folds, make_plan, resolve_last_candle
 from atb.benchmark.plots import plot_comparison
 from atb.benchmark.report import render, title
 from atb.benchmark.runner import Interrupted, Observer, RunRecord, run_plan
 from atb.benchmark.settings import BenchSettings
 from atb.errors import AtbError, UsageError
 
+SPLITS = ("train", "validation", "test")
 RESULTS_FILE = "phase1_results.json"
 REPORT_FILE = "phase1_report.md"
 PLOT_FILE = "phase1_comparison.png"
@@ -61,7 +62,10 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
     except Interrupted as exc:
         records, interrupted = exc.records, True
     entries = load_entries(records)
-    summary = summarize(records, entries)
+    try:
+        summary, refused = summarize(records, entries), None
+    except OverlappingFolds as exc:  # written down with the runs, then raised: never a double-counted table
+        summary, refused = None, exc
     per_fold = []
     if settings.walk_forward > 1 and summary is not None:
         for fold in summary.folds:
@@ -69,7 +73,7 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
             if fold_summary is not None:
                 per_fold.append((fold, fold_summary))
     decision = decide([r.flat() for r in summary.rows], settings.smoke_test, summary.windows) if summary else None
-    status = _status(records, len(plan), interrupted)
+    status = "failed" if refused else _status(records, len(plan), interrupted)
     data = _data_info(settings, entries, records, last_candle)
     results = {
         "benchmark": "phase1", "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -77,7 +81,9 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
         "counts": {"runs": len(plan), "completed": sum(r.ok for r in records),
                    "failed": sum(r.status == "failed" for r in records),
                    "not_run": len(plan) - len(records)},
+        "folds": fold_splits(make_folds(settings, last_candle), records, entries),
         "runs": [r.to_dict() for r in records],
+        "error": str(refused) if refused else None,
         "summary": summary.to_dict() if summary else None,
         "per_fold": [{"fold": f, **s.to_dict()} for f, s in per_fold],
         "decision": decision.to_dict() if decision else None,
@@ -88,7 +94,23 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
     result.benchmark_id = _record(settings, result)
     if interrupted:
         raise KeyboardInterrupt
+    if refused:
+        raise refused
     return result
+
+
+def fold_splits(folds: list[Fold], records: list[RunRecord], entries: dict) -> list[dict]:
+    """Each fold's planned test interval and the train/validation/test intervals and counts its runs used
+    (from their metadata; every run of a fold sees the same candles, so they agree)."""
+    out = []
+    for fold in folds:
+        metas = [entries[r.index].metadata.get("data", {}) for r in records if r.fold == fold.number
+                 and r.index in entries]
+        splits = {k: metas[0].get(k) if metas else None for k in SPLITS}
+        agree = all({k: m.get(k) for k in SPLITS} == splits for m in metas)
+        out.append({**fold.to_dict(), "runs": sum(r.fold == fold.number for r in records),
+                    "completed": len(metas), **splits, "runs_agree": agree})
+    return out
 
 
 def _write_outputs(result: Phase1Result, settings: BenchSettings, per_fold: list) -> None:
@@ -116,7 +138,8 @@ def _record(settings: BenchSettings, result: Phase1Result) -> int | None:
     except ImportError:  # the run log is optional; the files are the benchmark's record
         return None
     versions = [r.version_id for r in result.records if r.version_id]
-    decision = result.decision.headline if result.decision else "no decision: no run completed"
+    decision = (result.decision.headline if result.decision else
+                f"no decision: {result.results['error'] or 'no run completed'}")
     return record_benchmark(result.results["settings"], _jsonable(result.results), decision, versions,
                             result.status)
 

@@ -1,8 +1,12 @@
-"""The list of training runs a benchmark makes: every model x seed x walk-forward fold, and each fold's end.
+"""The list of training runs a benchmark makes: every model x seed x walk-forward fold, and each fold's
+test interval.
 
-Every run gets an explicit end (the data's last candle, resolved once), so that all runs of a fold see
-exactly the same candles and share their test windows, even when the exchange publishes a new candle
-while the benchmark is running. Fold k ends one test split earlier than fold k+1; the oldest runs first.
+Every run gets an explicit end (the data's last candle up to --end-date, resolved once), so that all runs
+of a fold see exactly the same candles and share their test windows, even when the exchange publishes a
+new candle while the benchmark is running. Each fold also gets an explicit interval of test target times,
+one test split long *in time*: the folds' intervals are consecutive and disjoint, tile the tested span end
+to end, and the newest ends at the last candle. (Counting windows instead would let a gap inside a fold
+stretch its test split back over the previous fold's.) The oldest fold runs first.
 """
 
 from __future__ import annotations
@@ -20,6 +24,16 @@ from atb.training.pipeline import TrainRequest
 
 
 @dataclass(frozen=True)
+class Fold:
+    number: int  # 1 = the oldest test interval
+    test_start: pd.Timestamp  # first target time of its test interval
+    end: pd.Timestamp  # last target time of its test interval, and of its training runs
+
+    def to_dict(self) -> dict:
+        return {"fold": self.number, "test_interval": {"start": _iso(self.test_start), "end": _iso(self.end)}}
+
+
+@dataclass(frozen=True)
 class RunSpec:
     index: int  # 1-based position in the plan
     model: ModelChoice
@@ -27,6 +41,7 @@ class RunSpec:
     fold: int  # 1 = oldest test window
     folds: int
     end: pd.Timestamp | None  # the last candle (target time) the run may use
+    test_start: pd.Timestamp | None = None  # its test split: target times in [test_start, end]
 
     @property
     def title(self) -> str:
@@ -59,36 +74,53 @@ def fold_ends(settings: BenchSettings, last_candle: pd.Timestamp | None) -> list
     return [last_candle - (k - 1 - i) * step for i in range(k)]
 
 
+def make_folds(settings: BenchSettings, last_candle: pd.Timestamp) -> list[Fold]:
+    """The folds' test intervals, oldest first: fold k's ends one bar before fold k+1's starts."""
+    step = timeframe_delta(settings.timeframe)
+    length = bars_per_test_split(settings)
+    return [Fold(k, end - (length - 1) * step, end)
+            for k, end in enumerate(fold_ends(settings, last_candle), start=1)]
+
+
 def make_plan(settings: BenchSettings, last_candle: pd.Timestamp | None) -> list[RunSpec]:
-    """Folds outermost, then seeds, then models: an interrupted benchmark leaves comparable groups."""
+    """Folds outermost, then seeds, then models: an interrupted benchmark leaves comparable groups.
+    Without the last candle (only to count the runs) the runs have no end and no test interval."""
+    folds = make_folds(settings, last_candle) if last_candle is not None else None
     runs = []
-    ends = fold_ends(settings, last_candle)
-    for fold, end in enumerate(ends, start=1):
+    for k in range(1, settings.walk_forward + 1):
+        fold = folds[k - 1] if folds else None
         for seed in settings.seed_list:
             for model in settings.models:
-                runs.append(RunSpec(len(runs) + 1, model, seed, fold, len(ends), end))
+                runs.append(RunSpec(len(runs) + 1, model, seed, k, settings.walk_forward,
+                                    fold.end if fold else None, fold.test_start if fold else None))
     return runs
 
 
 def train_request(settings: BenchSettings, spec: RunSpec) -> TrainRequest:
     return TrainRequest(
         symbol=settings.symbol, architecture=spec.model.architecture, variant=spec.model.variant,
-        days=settings.days, end=spec.end, timeframe=settings.timeframe, epochs=settings.epochs, seed=spec.seed,
-        device=settings.device, data_source=settings.data_source, data_file=settings.data_file,
-        models_dir=settings.models_dir, synthetic_ar_coef=settings.synthetic_ar_coef, log_to_db=settings.log_to_db,
+        days=settings.days, end=spec.end, test_start=spec.test_start, timeframe=settings.timeframe,
+        epochs=settings.epochs, seed=spec.seed, device=settings.device, data_source=settings.data_source,
+        data_file=settings.data_file, models_dir=settings.models_dir, synthetic_ar_coef=settings.synthetic_ar_coef,
+        log_to_db=settings.log_to_db,
         extra={"benchmark": "phase1", "run": spec.index, "seed": spec.seed, "fold": spec.fold,
                "walk_forward": settings.walk_forward},
     )
 
 
 def resolve_last_candle(settings: BenchSettings) -> pd.Timestamp:
-    """The newest candle the data source has (the exchange's last closed one), asked for once."""
+    """The newest candle the data source has (the exchange's last closed one) at or before --end-date, asked
+    for once."""
     from atb.data.loader import load_market
 
     candles = load_market(
-        settings.data_source, settings.symbol, settings.timeframe, start=None, end=None, history_bars=0,
+        settings.data_source, settings.symbol, settings.timeframe, start=None, end=settings.end, history_bars=0,
         target_bars=1, data_file=settings.data_file, exchange=TrainRequest.exchange,
         seed=TrainRequest.synthetic_seed, progress=False,
         ar_coef=settings.synthetic_ar_coef,
     )
     return candles["open_time"].iloc[-1]
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")

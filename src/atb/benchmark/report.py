@@ -8,6 +8,7 @@ from atb.benchmark.decision import Decision
 from atb.benchmark.runner import RunRecord
 from atb.evaluation.comparison import Comparison, guide_verdict
 
+FOLD_COLUMNS = ("fold", "test interval (planned)", "train", "validation", "test")
 COLUMNS = ("model", "RMSE", "MAE", "MAPE %", "dir. acc. % [95% CI]", "up % fc/act", "PT p", "fit s",
            "fit s/1k win", "ONNX p50 ms", "params", "RMSE vs base", "DM p vs base", "DM p vs naive")
 
@@ -142,7 +143,9 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
                 ""]
     out += _settings_block(results)
     if summary is None:
-        out += ["## Results", "", "No run completed: there is nothing to compare.", ""]
+        why = f"No summary: {results['error']}." if results.get("error") else \
+            "No run completed: there is nothing to compare."
+        out += ["## Results", "", why, ""]
     else:
         seeds = len(summary.seeds)
         pooled = f"{len(summary.folds)} walk-forward folds" if len(summary.folds) > 1 else "one test split"
@@ -157,6 +160,7 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
         out += [_md_line(line) for line in decision.lines()[1:]] + [""]
     if plot_name:
         out += [f"![Phase 1 comparison]({plot_name})", ""]
+    out += fold_lines(results.get("folds", []))
     for fold, fold_summary in per_fold:
         out += [f"### Fold {fold} of {len(per_fold)} ({fold_summary.start} .. {fold_summary.end} UTC, "
                 f"{fold_summary.windows} windows)", "", markdown_table(COLUMNS, summary_cells(fold_summary)), ""]
@@ -173,6 +177,34 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
     return "\n".join(out)
 
 
+def fold_lines(folds: list[dict]) -> list[str]:
+    """Each fold's planned test interval and the target-time intervals (and window counts) its runs used."""
+    if not folds:
+        return []
+    return ["## Folds", "",
+            "Target times (UTC) of each fold's splits, as its runs used them, and the number of windows; "
+            "the planned test intervals are consecutive and disjoint.", "",
+            markdown_table(FOLD_COLUMNS, fold_cells(folds), left=FOLD_COLUMNS[1:]), ""]
+
+
+def fold_cells(folds: list[dict]) -> list[list[str]]:
+    """One row per fold, in FOLD_COLUMNS order: intervals as ``start .. end (windows)``."""
+    rows = []
+    for f in folds:
+        planned = f["test_interval"]
+        rows.append([str(f["fold"]), f"{_short(planned['start'])} .. {_short(planned['end'])}",
+                     *[_split(f.get(k)) for k in ("train", "validation", "test")]])
+    return rows
+
+
+def _split(info: dict | None) -> str:
+    return "—" if not info else f"{_short(info['start'])} .. {_short(info['end'])} ({info['n']})"
+
+
+def _short(iso: str | None) -> str:
+    return "—" if iso is None else iso[:16].replace("T", " ")
+
+
 def _settings_block(results: dict) -> list[str]:
     s, d = results["settings"], results["data"]
     models = ", ".join(s["models"])
@@ -180,7 +212,8 @@ def _settings_block(results: dict) -> list[str]:
     return [
         f"- Created {results['created_at']} · atb {results['atb_version']} · status **{results['status']}** "
         f"({results['counts']['completed']}/{results['counts']['runs']} runs completed)",
-        f"- Data: {d['source']}; last candle {d['last_candle'] or 'n/a'}; {s['days']:g} days of targets "
+        f"- Data: {d['source']}; last candle {d['last_candle'] or 'n/a'}"
+        + (f" (--end-date {s['end_date']})" if s.get("end_date") else "") + f"; {s['days']:g} days of targets "
         f"(train/validation/test 70/15/15){folds}",
         f"- Models: {models}; {s['epochs']} epochs; seeds {', '.join(map(str, s['seeds']))}; "
         f"device {d.get('device') or s['device']}",

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
+from atb.data.timeparse import parse_time
 from atb.errors import UsageError
 from atb.models.factory import ARCHITECTURES, BASELINE, VARIANTS, check_choice
 
@@ -46,6 +49,8 @@ class BenchSettings:
     timeframe: str = "1h"
     models: tuple[ModelChoice, ...] = DEFAULT_MODELS
     walk_forward: int = 1
+    end: pd.Timestamp | None = None  # --end-date: the newest test target time is the last candle at or before it
+    end_date: str | None = None  # --end-date as given
     data_source: str = "exchange"
     data_file: str | None = None
     models_dir: Path | None = None
@@ -67,7 +72,8 @@ class BenchSettings:
         return {
             "mode": self.mode, "smoke_test": self.smoke_test, "symbol": self.symbol, "timeframe": self.timeframe,
             "days": self.days, "epochs": self.epochs, "seeds": self.seed_list, "walk_forward": self.walk_forward,
-            "models": [str(m) for m in self.models], "data_source": self.data_source, "data_file": self.data_file,
+            "end_date": self.end_date, "models": [str(m) for m in self.models], "data_source": self.data_source,
+            "data_file": self.data_file,
             "models_dir": None if self.models_dir is None else str(self.models_dir),
             "output_dir": str(self.output_dir), "device": self.device, "log_to_db": self.log_to_db,
             "synthetic_ar_coef": self.synthetic_ar_coef if self.data_source == "synthetic" else None,
@@ -99,9 +105,10 @@ def parse_models(text: str) -> tuple[ModelChoice, ...]:
 
 def make_settings(
     *, quick: bool, full: bool, symbol: str = "BTCUSDT", days: float | None = None, epochs: int | None = None,
-    models: str | None = None, seeds: int | None = None, walk_forward: int = 1, data_source: str | None = None,
-    data_file: str | Path | None = None, models_dir: Path | None = None, output_dir: Path = Path("artifacts"),
-    device: str = "auto", timeframe: str = "1h", log_to_db: bool = True, synthetic_ar_coef: float = 0.1,
+    models: str | None = None, seeds: int | None = None, walk_forward: int = 1, end_date: str | None = None,
+    data_source: str | None = None, data_file: str | Path | None = None, models_dir: Path | None = None,
+    output_dir: Path = Path("artifacts"), device: str = "auto", timeframe: str = "1h", log_to_db: bool = True,
+    synthetic_ar_coef: float = 0.1,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -118,12 +125,14 @@ def make_settings(
         raise UsageError(f"--seeds must be at least 1 (got {seeds})")
     if walk_forward < 1:
         raise UsageError(f"--walk-forward must be at least 1 (got {walk_forward})")
+    end = parse_time(end_date, "--end-date", end=True) if end_date is not None else None
     source = _data_source(data_source, data_file)
     if not symbol.strip():
         raise UsageError("--symbol is empty")
     return BenchSettings(
         mode=mode, days=days, epochs=epochs, seeds=seeds, symbol=symbol.strip().upper(), timeframe=timeframe,
         models=parse_models(models) if models is not None else DEFAULT_MODELS, walk_forward=walk_forward,
+        end=end, end_date=end_date.strip() if end_date is not None else None,
         data_source=source, data_file=str(data_file) if data_file else None, models_dir=models_dir,
         output_dir=Path(output_dir), device=device, log_to_db=log_to_db, synthetic_ar_coef=synthetic_ar_coef,
     )

@@ -22,7 +22,14 @@ def phase1(
                                       help="Comma list, variants allowed: cnn_lstm,attention_lstm:deep,tcn:lightweight"
                                            " (default: the three architectures, default variant)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per model: 42, 43, ... (default 3 full, 1 quick)."),
-    walk_forward: int = typer.Option(1, "--walk-forward", help="K test windows rolling forward, retrained each."),
+    walk_forward: int = typer.Option(1, "--walk-forward",
+                                     help="K folds: consecutive, disjoint test intervals (each one test split of "
+                                          "--days long), the newest ending at the last candle; retrained each."),
+    end_date: str | None = typer.Option(None, "--end-date",
+                                        help="Last day, included whole (YYYY-MM-DD: every candle that opens that "
+                                             "day), or an ISO time (UTC): the newest test target time is the last "
+                                             "candle at or before it; default: now (exchange) or the file's last "
+                                             "candle."),
     data_source: str | None = typer.Option(None, "--data-source", help="exchange (default), file or synthetic."),
     data_file: Path | None = typer.Option(None, "--data-file", help="Read candles from this file (source: file)."),
     models_dir: Path | None = typer.Option(None, "--models-dir",
@@ -42,8 +49,8 @@ def phase1(
 
     settings = make_settings(
         quick=quick, full=full, symbol=symbol, days=days, epochs=epochs, models=models, seeds=seeds,
-        walk_forward=walk_forward, data_source=data_source, data_file=data_file, models_dir=models_dir,
-        output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
+        walk_forward=walk_forward, end_date=end_date, data_source=data_source, data_file=data_file,
+        models_dir=models_dir, output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
     )
     runs = len(make_plan(settings, None))
     kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
@@ -66,7 +73,7 @@ def _print_result(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from atb.benchmark.report import COLUMNS, summary_cells, title
+    from atb.benchmark.report import COLUMNS, FOLD_COLUMNS, fold_cells, summary_cells, title
 
     results = result.results
     heading = title(results["settings"], results["data"]["synthetic"])
@@ -81,6 +88,13 @@ def _print_result(result) -> None:
             table.add_row(*cells, style="dim" if row.is_naive else None)
         # Into a log file: as wide as the table needs, not rich's default of 80 columns.
         (out if out.is_terminal else Console(width=220)).print(table)
+    if results.get("folds"):
+        folds = Table(title="Folds: target times (UTC) and windows of each split", title_justify="left")
+        for col in FOLD_COLUMNS:
+            folds.add_column(col, justify="right" if col == "fold" else "left")
+        for cells in fold_cells(results["folds"]):
+            folds.add_row(*cells)
+        (out if out.is_terminal else Console(width=220)).print(folds)
     if result.decision is not None:
         for line in result.decision.lines():
             out.print(line, highlight=False, markup=False, soft_wrap=True)

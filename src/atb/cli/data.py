@@ -6,7 +6,6 @@ Heavy modules (pandas, pyarrow, ccxt) are imported inside the commands so that `
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,9 +23,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Market data: download from an exchange, import files, inspect the cache.",
                   no_args_is_help=True)
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 def _iso(ts: pd.Timestamp | None) -> str | None:
     return None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -43,21 +39,6 @@ def _table(title: str, **options: Any) -> Any:
 def _short(iso: str | None) -> str:
     """``2017-08-17T04:00:00Z`` -> ``2017-08-17 04:00`` (tables; JSON keeps the full ISO form)."""
     return "-" if iso is None else iso[:16].replace("T", " ")
-
-
-def _parse_time(text: str, option: str, *, end_of_day: bool = False) -> pd.Timestamp:
-    """An ISO date or time in UTC; a bare date given as an end means the whole of that day."""
-    import pandas as pd
-
-    from atb.data.candles import to_utc
-
-    try:
-        ts = to_utc(pd.Timestamp(text.strip()))
-    except (ValueError, TypeError):
-        raise UsageError(f"{option}: cannot read {text!r} as a date; use YYYY-MM-DD or an ISO time") from None
-    if end_of_day and _DATE_ONLY.match(text.strip()):
-        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    return ts
 
 
 def _gap_summary(cached: Cached) -> dict[str, Any]:
@@ -118,18 +99,19 @@ def download(
     from atb.data.candles import floor_time, last_closed_open_time
     from atb.data.exchange import download_candles
     from atb.data.timeframes import timeframe_delta
+    from atb.data.timeparse import parse_time
 
     step = timeframe_delta(timeframe)
     if (days is None) == (start is None):
         raise UsageError("give either --days N or --start DATE (not both)")
-    until = _parse_time(end, "--end", end_of_day=True) if end else pd.Timestamp.now(tz="UTC")
+    until = parse_time(end, "--end", end=True) if end else pd.Timestamp.now(tz="UTC")
     if days is not None:
         if days < 1:
             raise UsageError(f"--days must be at least 1, got {days}")
         last = min(floor_time(until, timeframe), last_closed_open_time(timeframe))
         begin = last - pd.Timedelta(days=days) + step
     else:
-        begin = _parse_time(start, "--start")
+        begin = parse_time(start, "--start")
         if begin > until:
             raise UsageError(f"--start {start} is after --end {end}")
     began = time.perf_counter()

@@ -7,21 +7,8 @@ from pathlib import Path
 import typer
 
 from atb.cli.console import out
-from atb.errors import UsageError
 
 app = typer.Typer(help="Train forecasting models.", no_args_is_help=True)
-
-
-def _date(value: str | None, option: str):
-    if value is None:
-        return None
-    import pandas as pd
-
-    try:
-        ts = pd.Timestamp(value)
-    except ValueError:
-        raise UsageError(f"{option}: cannot read {value!r} as a date (use YYYY-MM-DD)") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 @app.command("model")
@@ -32,9 +19,13 @@ def model(
     model_variant: str = typer.Option("default", "--model-variant", "--variant",
                                       help="lightweight, default or deep."),
     days: float = typer.Option(30, "--days", help="Days of target times (train+validation+test)."),
-    start_date: str | None = typer.Option(None, "--start-date", help="First target date (UTC), instead of --days."),
+    start_date: str | None = typer.Option(None, "--start-date",
+                                          help="First target date or ISO time (UTC; a date means 00:00), "
+                                               "instead of --days."),
     end_date: str | None = typer.Option(None, "--end-date",
-                                        help="Last date (UTC); default: now (exchange) or the file's last candle."),
+                                        help="Last day, included whole (YYYY-MM-DD: every candle that opens "
+                                             "that day), or an ISO time (UTC); default: now (exchange) or the "
+                                             "file's last candle."),
     timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Candle timeframe."),
     epochs: int = typer.Option(20, "--epochs", help="Maximum epochs (early stopping may end sooner)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Default: 32 on CPU, 512 on CUDA."),
@@ -62,13 +53,14 @@ def model(
 
     from atb.cli.progress import RichReporter
     from atb.cli.summary import training_summary
+    from atb.data.timeparse import optional_time
     from atb.training.pipeline import TrainRequest, train_model
 
     source = data_source or ("file" if data_file else "exchange")
-    start = _date(start_date, "--start-date")
+    start = optional_time(start_date, "--start-date")
     request = TrainRequest(
         symbol=symbol.upper().replace("/", ""), architecture=model_type, variant=model_variant,
-        days=None if start is not None else days, start=start, end=_date(end_date, "--end-date"),
+        days=None if start is not None else days, start=start, end=optional_time(end_date, "--end-date", end=True),
         timeframe=timeframe, epochs=epochs, batch_size=batch_size, sequence_length=sequence_length,
         learning_rate=learning_rate, patience=patience, seed=seed, device=device, threads=threads, data_source=source,
         data_file=str(data_file) if data_file else None, exchange=exchange, models_dir=models_dir, loss=loss,

@@ -63,13 +63,18 @@ def build_dataset(
     first_target_time: pd.Timestamp,
     horizon: int = 1,
     fractions: tuple[float, float, float] = (0.70, 0.15, 0.15),
+    test_start: pd.Timestamp | None = None,
 ) -> Dataset:
+    """``test_start``: the test split is every window whose target time is at or after it (a walk-forward
+    fold's explicit test interval); without it, the last ``fractions[2]`` of the windows by count."""
     raw = compute_features(candles, timeframe)[FEATURES].to_numpy(np.float64)
     close = candles["close"].to_numpy(np.float64)
     anchors = valid_anchors(candles, raw, timeframe, sequence_length, horizon)
     target_ns = candles["open_time"].astype("int64").to_numpy()[anchors + horizon]
-    anchors = anchors[target_ns >= pd.Timestamp(first_target_time).value]
-    splits = split_anchors(anchors, fractions, horizon)
+    keep = target_ns >= pd.Timestamp(first_target_time).value
+    anchors, target_ns = anchors[keep], target_ns[keep]
+    test_from = None if test_start is None else int(np.searchsorted(target_ns, pd.Timestamp(test_start).value))
+    splits = split_anchors(anchors, fractions, horizon, test_from)
 
     targets = np.full(len(candles), np.nan)
     targets[anchors] = np.log(close[anchors + horizon] / close[anchors])
@@ -90,17 +95,31 @@ def build_dataset(
     )
 
 
-def split_anchors(anchors: np.ndarray, fractions: tuple[float, float, float], horizon: int) -> dict[str, np.ndarray]:
-    """Chronological train/validation/test split with a purge of horizon-1 samples between parts."""
+def split_anchors(anchors: np.ndarray, fractions: tuple[float, float, float], horizon: int,
+                  test_from: int | None = None) -> dict[str, np.ndarray]:
+    """Chronological train/validation/test split with a purge of horizon-1 samples between parts.
+
+    ``test_from``: the position in ``anchors`` where an explicit test split begins. The anchors before it
+    whose label would reach into the first test window's candles are purged, and the rest are split
+    train/validation in the ratio fractions[0]:fractions[1] (by count, like the default split).
+    """
     n = len(anchors)
-    n_train = int(n * fractions[0])
-    n_val = int(n * fractions[1])
     purge = horizon - 1
-    parts = {
-        "train": anchors[:n_train],
-        "validation": anchors[n_train + purge : n_train + n_val],
-        "test": anchors[n_train + n_val + purge :],
-    }
+    if test_from is None:
+        n_train = int(n * fractions[0])
+        n_val = int(n * fractions[1])
+        parts = {
+            "train": anchors[:n_train],
+            "validation": anchors[n_train + purge : n_train + n_val],
+            "test": anchors[n_train + n_val + purge :],
+        }
+    else:
+        test = anchors[test_from:]
+        before = anchors[:test_from]
+        if len(test):  # by row, not by count: a gap before the test may already separate the labels
+            before = before[before + horizon <= test[0]]
+        n_train = int(round(len(before) * fractions[0] / (fractions[0] + fractions[1])))
+        parts = {"train": before[:n_train], "validation": before[n_train + purge :], "test": test}
     small = {k: len(v) for k, v in parts.items() if len(v) < MIN_SPLIT_WINDOWS}
     if small:
         needed = int(np.ceil(MIN_SPLIT_WINDOWS / min(fractions))) + 2 * purge

@@ -31,6 +31,9 @@ class TrainRequest:
     days: float | None = 30
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+    # An explicit test interval [test_start, end] of target times (a benchmark fold); the rest of the span
+    # before it is split train/validation 70:15. None: the usual 70/15/15 split by count.
+    test_start: pd.Timestamp | None = None
     timeframe: str = "1h"
     epochs: int = 20
     batch_size: int | None = None  # None: the device's default (32 on CPU, 512 on CUDA)
@@ -68,6 +71,9 @@ class TrainRequest:
             raise UsageError("--days must be positive (e.g. --days 30), or give --start-date")
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise UsageError(f"--start-date {self.start:%Y-%m-%d} is not before --end-date {self.end:%Y-%m-%d}")
+        if self.test_start is not None and self.end is not None and self.test_start > self.end:
+            raise UsageError(f"the test interval starts at {self.test_start:%Y-%m-%d %H:%M}, after the end "
+                             f"{self.end:%Y-%m-%d %H:%M}")
         for name, value, low in (("epochs", self.epochs, 1), ("sequence-length", self.sequence_length, 2),
                                  ("patience", self.patience, 1), ("horizon", self.horizon, 1)):
             if value < low:
@@ -157,9 +163,7 @@ def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOut
 def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> TrainOutcome:
     import torch
 
-    from atb.data.loader import load_market
     from atb.evaluation.metrics import evaluate_forecasts
-    from atb.features.dataset import build_dataset, history_bars_needed
     from atb.models.factory import build_model, model_config
     from atb.registry.store import ModelStore
     from atb.training.device import busy_cores_warning, configure_threads, default_batch_size, resolve_device
@@ -168,22 +172,8 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     device = resolve_device(req.device)
     threads = configure_threads(req.threads)
     batch_size = req.batch_size or default_batch_size(device)
-    step = timeframe_delta(req.timeframe)
-    target_bars = None if req.start is not None else max(1, int(round(req.days * bars_per_day(req.timeframe))))
-
-    reporter.stage(f"Loading {req.symbol} {req.timeframe} candles ({req.data_source})")
-    candles = load_market(
-        req.data_source, req.symbol, req.timeframe, start=req.start, end=req.end,
-        history_bars=history_bars_needed(req.sequence_length), target_bars=target_bars or 0,
-        data_file=req.data_file, exchange=req.exchange, seed=req.synthetic_seed, progress=True,
-        ar_coef=req.synthetic_ar_coef,
-    )
+    candles, dataset = prepare_data(req, reporter)
     source_label = candles.attrs.get("source", req.data_source)
-    first_target = req.start if req.start is not None else candles["open_time"].iloc[-1] - (target_bars - 1) * step
-
-    reporter.stage("Building features and windows")
-    dataset = build_dataset(candles, req.timeframe, sequence_length=req.sequence_length,
-                            first_target_time=first_target, horizon=req.horizon)
     n_train = len(dataset.anchors["train"])
     if req.batch_size is None:
         batch_size = min(batch_size, n_train)  # the device's default never exceeds a small training set
@@ -247,6 +237,29 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
                          f"{exc.strerror or exc}") from None
     run_log.complete(metadata)
     return TrainOutcome(version_dir, metadata)
+
+
+def prepare_data(req: TrainRequest, reporter: Reporter | None = None) -> tuple[pd.DataFrame, Any]:
+    """The candles a run loads and the Dataset it builds from them (windows, split, scaler); no fitting."""
+    from atb.data.loader import load_market
+    from atb.features.dataset import build_dataset, history_bars_needed
+
+    reporter = reporter or SilentReporter()
+    step = timeframe_delta(req.timeframe)
+    target_bars = None if req.start is not None else max(1, int(round(req.days * bars_per_day(req.timeframe))))
+    reporter.stage(f"Loading {req.symbol} {req.timeframe} candles ({req.data_source})")
+    candles = load_market(
+        req.data_source, req.symbol, req.timeframe, start=req.start, end=req.end,
+        history_bars=history_bars_needed(req.sequence_length), target_bars=target_bars or 0,
+        data_file=req.data_file, exchange=req.exchange, seed=req.synthetic_seed, progress=True,
+        ar_coef=req.synthetic_ar_coef,
+    )
+    first_target = req.start if req.start is not None else candles["open_time"].iloc[-1] - (target_bars - 1) * step
+
+    reporter.stage("Building features and windows")
+    dataset = build_dataset(candles, req.timeframe, sequence_length=req.sequence_length,
+                            first_target_time=first_target, horizon=req.horizon, test_start=req.test_start)
+    return candles, dataset
 
 
 def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, dict]:
@@ -327,6 +340,10 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
         metadata["data"]["synthetic_params"] = {"seed": req.synthetic_seed, "ar_coef": req.synthetic_ar_coef}
     if "receptive_field" in run.config:
         metadata["training_params"]["receptive_field"] = run.config["receptive_field"]
+    if req.test_start is not None:  # the test interval was given (a walk-forward fold), not 15% by count
+        metadata["training_params"]["test_interval"] = {
+            "start": req.test_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": None if req.end is None else req.end.strftime("%Y-%m-%dT%H:%M:%SZ")}
     if req.extra:
         metadata["extra"] = req.extra
     return metadata
