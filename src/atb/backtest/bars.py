@@ -15,7 +15,7 @@ COLUMNS = ("target_time", "last_close", "actual_close", "predicted_close")
 
 @dataclass(frozen=True)
 class Bars:
-    target_time: np.ndarray
+    target_time: pd.DatetimeIndex  # UTC
     last_close: np.ndarray  # close of the candle before the target (known when the position is decided)
     actual_close: np.ndarray  # close of the target candle
     predicted_close: np.ndarray
@@ -39,9 +39,10 @@ def bars_from_frame(frame: pd.DataFrame, split: str) -> Bars:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{split} predictions lack the column(s) {', '.join(missing)}; need {', '.join(COLUMNS)}")
-    times = pd.to_datetime(frame["target_time"], utc=True)
+    times = pd.to_datetime(frame["target_time"], utc=True, errors="coerce")
     if times.isna().any():
-        raise DataError(f"{split} predictions have {int(times.isna().sum())} missing target_time value(s)")
+        bad = int(times.isna().sum())
+        raise DataError(f"{split} predictions: {bad} target_time value(s) are missing or unreadable")
     if not times.is_monotonic_increasing or times.duplicated().any():
         raise DataError(f"{split} predictions are not in strictly increasing target_time order")
     prices = {}
@@ -51,4 +52,4 @@ def bars_from_frame(frame: pd.DataFrame, split: str) -> Bars:
         if bad.any():
             raise DataError(f"{split} predictions: {int(bad.sum())} {column} value(s) are missing, infinite or <= 0")
         prices[column] = values
-    return Bars(times.to_numpy(), prices["last_close"], prices["actual_close"], prices["predicted_close"])
+    return Bars(pd.DatetimeIndex(times), prices["last_close"], prices["actual_close"], prices["predicted_close"])

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from atb.backtest.metrics import TradingMetrics
 from atb.backtest.simulate import Path
@@ -53,7 +54,7 @@ class BacktestResult:
     psr_vs_buy_and_hold: float
     dsr: float | None  # None without n_trials
     n_trials: int | None
-    target_time: np.ndarray  # the test bars' target times, for plots
+    target_time: pd.DatetimeIndex  # the test bars' target times (UTC), for plots
     threshold_grid: tuple[tuple[float, float], ...] = ()  # (threshold, validation Sharpe), empty unless chosen
 
     def to_dict(self) -> dict:

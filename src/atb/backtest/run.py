@@ -42,11 +42,15 @@ def run_backtest(test: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
     cost = cost_per_unit(fee_bps, slippage_bps)
     bpy = bars_per_year(timeframe)
     _check_trials(n_trials, trial_sharpe_var)
-    choice = _choose_threshold(threshold, validation, mode, cost, bpy)
+    val = None if validation is None or len(validation) == 0 else bars_from_frame(validation, "validation")
+    choice = _choose_threshold(threshold, val, mode, cost, bpy)
 
     bars = bars_from_frame(test, "test")
     if len(bars) == 0:
         raise DataError("test predictions are empty: no bar to backtest")
+    if val is not None and val.target_time[-1] >= bars.target_time[0]:
+        raise DataError(f"validation bars must all precede the test bars (validation ends {val.target_time[-1]}, "
+                        f"test starts {bars.target_time[0]})")
     runs = {
         "strategy": forecast_positions(bars.predicted_return, mode, choice.threshold),
         "buy_and_hold": buy_and_hold_positions(len(bars)),
@@ -73,14 +77,13 @@ def check_horizon(horizon: int) -> None:
                          f"so a {horizon}-bar forecast has no bar-by-bar trade to score")
 
 
-def _choose_threshold(threshold: float | None, validation: pd.DataFrame | None, mode: str, cost: float,
+def _choose_threshold(threshold: float | None, validation: Bars | None, mode: str, cost: float,
                       bpy: float) -> ThresholdChoice:
     if threshold is not None:
         if not (math.isfinite(threshold) and threshold >= 0):
             raise UsageError(f"the threshold must be a finite number >= 0 (got {threshold})")
         return ThresholdChoice(float(threshold), "flag")
-    val = None if validation is None or len(validation) == 0 else bars_from_frame(validation, "validation")
-    return select_threshold(val, mode, cost, bpy)
+    return select_threshold(validation, mode, cost, bpy)
 
 
 def _check_trials(n_trials: int | None, trial_sharpe_var: float | None) -> None:
