@@ -1,0 +1,27 @@
+"""Backtest of a price forecaster from its predictions table (numpy, recomputable by hand).
+
+The protocol (horizon 1 only):
+- one bar per scored target time t: last_close (close of the candle before t), actual_close (close of t),
+  and the forecast p_t = ln(predicted_close / last_close), made at the close of the candle before t;
+- the position for bar t comes from p_t only (positions.py); long_flat: 1 if p_t > threshold else 0;
+  long_short: +1 above the threshold, -1 below -threshold, 0 in the band |p_t| <= threshold;
+- net simple return r_t = pos_t * (actual_close / last_close - 1) - |pos_t - pos_{t-1}| * cost, with
+  cost = (fee_bps + slippage_bps) / 10,000 and pos = 0 before the first bar (simulate.py);
+- the threshold is chosen on the validation bars and frozen for test (threshold.py);
+- benchmarks on the same test bars with the same costs: buy-and-hold, naive momentum, cash;
+- metrics (metrics.py) with a Sharpe interval, PSR and, given the trials, the Deflated Sharpe (sharpe.py).
+"""
+
+from atb.backtest.bars import Bars, bars_from_frame
+from atb.backtest.costs import DEFAULT_FEE_BPS, DEFAULT_SLIPPAGE_BPS, bars_per_year, cost_per_unit
+from atb.backtest.metrics import TradingMetrics, trading_metrics
+from atb.backtest.positions import MODES
+from atb.backtest.result import BacktestResult, StrategyResult
+from atb.backtest.run import run_backtest
+from atb.backtest.threshold import THRESHOLD_COST_MULTIPLES, ThresholdChoice, select_threshold
+
+__all__ = [
+    "DEFAULT_FEE_BPS", "DEFAULT_SLIPPAGE_BPS", "MODES", "THRESHOLD_COST_MULTIPLES", "BacktestResult", "Bars",
+    "StrategyResult", "ThresholdChoice", "TradingMetrics", "bars_from_frame", "bars_per_year", "cost_per_unit",
+    "run_backtest", "select_threshold", "trading_metrics",
+]

@@ -1,0 +1,22 @@
+"""Trading costs and the length of a year in bars."""
+
+from __future__ import annotations
+
+from atb.data.timeframes import timeframe_seconds
+from atb.errors import UsageError
+
+DEFAULT_FEE_BPS = 10.0  # Binance spot taker fee, 0.10%
+DEFAULT_SLIPPAGE_BPS = 2.0
+SECONDS_PER_YEAR = 365 * 86400  # crypto trades every day of the year: 1h -> 8,760 bars
+
+
+def cost_per_unit(fee_bps: float, slippage_bps: float) -> float:
+    """Cost of changing the position by 1 (a full entry or exit), as a fraction of equity."""
+    if not (fee_bps >= 0 and slippage_bps >= 0):
+        raise UsageError(f"fees and slippage must be >= 0 bps (got fee {fee_bps}, slippage {slippage_bps})")
+    return (fee_bps + slippage_bps) / 10_000
+
+
+def bars_per_year(timeframe: str) -> float:
+    """365 days of candles of this timeframe (1h: 8,760; 4h: 2,190; 1d: 365; 1w: 365/7)."""
+    return SECONDS_PER_YEAR / timeframe_seconds(timeframe)
