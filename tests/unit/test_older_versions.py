@@ -59,8 +59,10 @@ def test_models_compare_scores_an_old_and_a_new_version_side_by_side(atb_cli, mo
     assert [r["version"] for r in rows] == [OLD, TODAY, None]
     assert rows[0]["is_baseline"] and rows[0]["metrics"]["test_rmse"] == rows[1]["metrics"]["test_rmse"]
     assert rows[0]["fit_s_per_1k_windows"] > 0  # computed for the old file, which does not record it
-    assert "Comparison vs cnn_lstm (lightweight) baseline" in run(atb_cli, "models", "compare", FOLDER, "-v", OLD,
-                                                                   "-v", TODAY, models=models).out
+    text = run(atb_cli, "models", "compare", FOLDER, "-v", OLD, "-v", TODAY, models=models).out
+    assert "Comparison vs cnn_lstm (lightweight) baseline" in text
+    # the fixture's forecast collapsed: the table says so, and the note explains the mark
+    assert "cnn_lstm (lightweight) [collapsed]" in text and "A row marked [collapsed] forecasts" in text
 
 
 def test_predict_with_either_version(atb_cli, models):

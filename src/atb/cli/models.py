@@ -63,7 +63,7 @@ def list_models(
     for r in rows:
         name = r["version"] + (" [green](latest)[/green]" if r["latest"] else "")
         if "error" in r:
-            table.add_row(r["symbol"], name, f"[red]{r['error']}[/red]", *[""] * (len(LIST_METRICS) + 1))
+            table.add_row(r["symbol"], name, f"[red]{escape(r['error'])}[/red]", *[""] * (len(LIST_METRICS) + 1))
             continue
         table.add_row(r["symbol"], name, f"{r['architecture']} ({r['variant']})", str(r["data"]),
                       *[METRIC[key].format(r[key]) for key in LIST_METRICS])
@@ -134,7 +134,7 @@ def compare_cmd(
         return
     out.print(comparison_table(comparison, f"{symbol}: model comparison"))
     for line in comparison_lines(comparison):
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, markup=False)  # plain text: "[collapsed]" is no markup
 
 
 def predict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from atb.evaluation.metric_table import (
@@ -47,8 +48,8 @@ def training_summary(meta: VersionMetadata) -> Table:
     for col in _SUMMARY_COLUMNS:
         table.add_column(col.header, justify="right" if col.key != "model" else "left")
     model, naive = version_rows(meta)
-    table.add_row(*cells(model, _SUMMARY_COLUMNS))
-    table.add_row(*cells(naive, _SUMMARY_COLUMNS), style="dim")
+    table.add_row(*_plain(cells(model, _SUMMARY_COLUMNS)))
+    table.add_row(*_plain(cells(naive, _SUMMARY_COLUMNS)), style="dim")
     skill = ev.rmse_skill_vs_naive * 100
     p_one = ev.dm_vs_naive.p_value_one_sided
     beats = skill > 0 and p_one is not None and p_one < SIGNIFICANCE
@@ -75,8 +76,13 @@ def comparison_table(comp, title: str) -> Table:
     for col in COMPARISON_COLUMNS:
         table.add_column(col.header, justify="left" if col.key == "model" else "right")
     for r in comp.rows:
-        table.add_row(*cells(r), style="dim" if r.is_naive else None)
+        table.add_row(*_plain(cells(r)), style="dim" if r.is_naive else None)
     return table
+
+
+def _plain(texts: list[str]) -> list[str]:
+    """Cells shown as they are: rich would take "[collapsed]" for markup and drop it."""
+    return [escape(t) for t in texts]
 
 
 def comparison_lines(comp) -> list[str]:
