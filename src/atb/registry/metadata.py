@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = 1  # 1: the first typed schema; files without the key are older (read as schema 0)
+# 1: the first typed schema; files without the key are older. Raise it when a key changes meaning or moves,
+# not for an added key (readers of every version take missing and unknown keys in their stride).
+SCHEMA_VERSION = 1
 
 S = TypeVar("S", bound="Section")
 
