@@ -52,7 +52,7 @@ def test_comprehensive_model_comparison(trained):
     comparison = compare([Entry.from_version(trained.default(a).version_dir) for a in ARCHITECTURES])
     assert [r.architecture for r in comparison.rows] == [*ARCHITECTURES, "naive"]
     assert comparison.baseline == "cnn_lstm (default)" and comparison.notes == []
-    assert comparison.windows == trained.default("cnn_lstm").metadata["evaluation_results"]["test_windows"]
+    assert comparison.windows == trained.default("cnn_lstm").metadata.evaluation_results.test_windows
     failures = [f"{r.label}: skill {r.metrics['rmse_skill_vs_naive']:+.3f}, "
                 f"DM p {r.metrics['dm_vs_naive']['p_value']:.3g}"
                 for r in comparison.rows if not r.is_naive and not _beats_naive(r.metrics)]
@@ -67,7 +67,7 @@ def test_attention_lstm_vs_baseline(trained):
     base_row, att_row = comparison.rows[0], comparison.rows[1]
     assert base_row.is_baseline and not att_row.is_baseline
     # The improvement is the guide's formula over the RMSEs the runs recorded, on the same windows.
-    b, a = base.metadata["evaluation_results"]["test_rmse"], att.metadata["evaluation_results"]["test_rmse"]
+    b, a = base.metadata.evaluation_results.test_rmse, att.metadata.evaluation_results.test_rmse
     assert att_row.rmse_improvement_pct == pytest.approx(100 * (b - a) / b)
     assert 0 <= att_row.dm_vs_baseline["p_value"] <= 1 and math.isfinite(att_row.dm_vs_baseline["statistic"])
     # Both models learn the signal: significantly better than naive and better than a coin flip on direction.
@@ -86,13 +86,13 @@ def test_attention_lstm_vs_baseline(trained):
 
 def test_inference_speed_benchmark(trained):
     for (arch, variant), outcome in trained.runs.items():
-        perf = outcome.metadata["performance"]
-        assert 0 < perf["inference_ms_p50"] < LATENCY_LIMIT_MS, f"{arch}/{variant}: p50 {perf['inference_ms_p50']}"
-        assert perf["inference_ms_p95"] >= perf["inference_ms_p50"] and perf["batch_throughput_per_s"] > 0
+        perf = outcome.metadata.performance
+        assert 0 < perf.inference_ms_p50 < LATENCY_LIMIT_MS, f"{arch}/{variant}: p50 {perf.inference_ms_p50}"
+        assert perf.inference_ms_p95 >= perf.inference_ms_p50 and perf.batch_throughput_per_s > 0
     rng = np.random.default_rng(0)
     for arch in ARCHITECTURES:
         outcome = trained.default(arch)
-        _, length, features = outcome.metadata["onnx"]["input_shape"]
+        _, length, features = outcome.metadata.onnx.input_shape
         window = rng.standard_normal((1, length, features)).astype(np.float32)
         batch = rng.standard_normal((64, length, features)).astype(np.float32)
         measured = measure_latency(outcome.version_dir / "model.onnx", window, batch, runs=100, warmup=10)
@@ -103,14 +103,14 @@ def test_inference_speed_benchmark(trained):
 
 def test_parameter_counts_grow_with_the_variant(trained):
     for arch in ARCHITECTURES:
-        recorded = [trained.runs[(arch, v)].metadata["performance"]["parameters"] for v in VARIANTS]
+        recorded = [trained.runs[(arch, v)].metadata.performance.parameters for v in VARIANTS]
         assert recorded[0] < recorded[1] < recorded[2], f"{arch}: {dict(zip(VARIANTS, recorded, strict=True))}"
         for variant, count in zip(VARIANTS, recorded, strict=True):
             meta = trained.runs[(arch, variant)].metadata
-            assert count_parameters(build_model(arch, meta["model_config"])) == count
+            assert count_parameters(build_model(arch, meta.model_config)) == count
 
 
 def test_training_memory_is_recorded_and_bounded(trained):
     for (arch, variant), outcome in trained.runs.items():
-        peak = outcome.metadata["performance"]["peak_rss_mb"]
+        peak = outcome.metadata.performance.peak_rss_mb
         assert 0 < peak < MEMORY_LIMIT_MB, f"{arch}/{variant}: peak RSS {peak} MB"

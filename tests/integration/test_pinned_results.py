@@ -25,12 +25,12 @@ def test_seeded_cpu_run_reproduces_the_pinned_metrics(tmp_path):
         symbol="BTCUSDT", architecture="tcn", variant="lightweight", days=8, epochs=3, seed=42, device="cpu",
         data_source="synthetic", models_dir=tmp_path, log_to_db=False,
     ))
-    ev = outcome.metadata["evaluation_results"]
+    ev = outcome.metadata.evaluation_results
     predictions = pd.read_parquet(outcome.version_dir / "predictions.parquet")["predicted_close"].head(3).tolist()
     # Tight, not exact: another CPU's vector kernels may round the last bits differently.
-    assert ev["test_rmse"] == pytest.approx(PINNED["test_rmse"], rel=1e-6)
-    assert ev["val_loss"] == pytest.approx(PINNED["val_loss"], rel=1e-5)
-    assert ev["train_loss"] == pytest.approx(PINNED["train_loss"], rel=1e-5)
+    assert ev.test_rmse == pytest.approx(PINNED["test_rmse"], rel=1e-6)
+    assert ev.val_loss == pytest.approx(PINNED["val_loss"], rel=1e-5)
+    assert ev.train_loss == pytest.approx(PINNED["train_loss"], rel=1e-5)
     assert predictions == pytest.approx(PINNED["first_predictions"], rel=1e-7)
 
 
@@ -40,7 +40,7 @@ def test_cuda_training_path(tmp_path):
         symbol="BTCUSDT", architecture="attention_lstm", days=40, epochs=2, device="auto",
         data_source="synthetic", models_dir=tmp_path, log_to_db=False,
     ))
-    tp, perf = outcome.metadata["training_params"], outcome.metadata["performance"]
-    assert tp["device"].startswith("cuda") and tp["batch_size"] == 512
-    assert perf["peak_gpu_mb"] > 0
-    assert outcome.metadata["onnx"]["max_abs_diff"] <= 1e-4  # exported from the CPU copy of the weights
+    tp, perf = outcome.metadata.training_params, outcome.metadata.performance
+    assert tp.device.startswith("cuda") and tp.batch_size == 512
+    assert perf.peak_gpu_mb > 0
+    assert outcome.metadata.onnx.max_abs_diff <= 1e-4  # exported from the CPU copy of the weights

@@ -34,6 +34,7 @@ from typer.testing import CliRunner
 from atb.cli import db as db_cli
 from atb.cli import runs as runs_cli
 from atb.errors import AtbError, UsageError
+from atb.registry.metadata import VersionMetadata
 from atb.tracking import TrackingError, open_run_log, record_benchmark, sync_registry
 from atb.tracking import migrate as migrate_module
 from atb.tracking.engine import dispose_all, get_engine
@@ -174,7 +175,7 @@ def log_run(metadata: dict[str, Any], epochs: int = 4, *, fail: str | None = Non
     if fail:
         log.fail(fail)
     else:
-        log.complete(metadata)
+        log.complete(VersionMetadata.from_json(metadata))
     return run_id
 
 
@@ -202,7 +203,7 @@ def test_a_full_run_is_logged(database: Database, capsys: pytest.CaptureFixture[
         assert s.get(TrainingRun, run_id).status == "started"
     for epoch in range(1, 5):
         log.epoch(epoch, train_loss=2e-5 / epoch, val_loss=3e-5 / epoch, lr=1e-3 / epoch, seconds=0.9)
-    log.complete(metadata)
+    log.complete(VersionMetadata.from_json(metadata))
     assert warnings_in(capsys) == []
 
     with session() as s:
@@ -253,7 +254,7 @@ def test_failed_and_interrupted_runs_are_logged_as_such(database: Database) -> N
 def test_complete_without_start_still_records_the_run(database: Database) -> None:
     metadata = make_metadata("v-no-start")
     log = open_run_log()
-    log.complete(metadata)
+    log.complete(VersionMetadata.from_json(metadata))
     with session() as s:
         run = s.get(TrainingRun, log.run_id)
         assert (run.version_id, run.status, run.origin, run.test_rmse) == ("v-no-start", "completed", "live", 412.7)
@@ -268,7 +269,7 @@ def test_values_a_pipeline_might_hand_over_are_stored(database: Database) -> Non
     log = open_run_log()
     run_id = log.start({**start_of(metadata), "params": {"lr": np.float32(0.5), "path": Path("/x"), "nul": "a\x00b"}})
     log.epoch(np.int64(1), np.float32(0.25), float("inf"), 1e-3, 1.0)
-    log.complete(metadata)
+    log.complete(VersionMetadata.from_json(metadata))
     assert log.active
     with session() as s:
         run = s.get(TrainingRun, run_id)
@@ -322,7 +323,7 @@ def test_disabled_logging_touches_no_database(tmp_path: Path, monkeypatch: pytes
         assert not log.active
         assert log.start(start_of(metadata)) is None
         log.epoch(1, 1.0, 1.0, 1e-3, 1.0)
-        log.complete(metadata)
+        log.complete(VersionMetadata.from_json(metadata))
         log.fail("x")
     assert record_benchmark({}, {}, "none", ["v-off"], "completed") is None
     assert not (tmp_path / "data").exists()
@@ -459,7 +460,7 @@ def test_losing_the_database_mid_run_warns_once_and_sync_recovers_the_run(
     began = time.monotonic()
     for epoch in range(3, 7):  # training goes on; only the first failed write waits, and warns
         log.epoch(epoch, 1e-5, 2e-5, 1e-3, 0.9)
-    log.complete(metadata)
+    log.complete(VersionMetadata.from_json(metadata))
     assert time.monotonic() - began < 10
     assert not log.active
     [warning] = warnings_in(capsys)

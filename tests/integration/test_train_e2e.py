@@ -19,6 +19,8 @@ from atb.cli.main import app
 from atb.data.synthetic import synthetic_candles
 from atb.evaluation.stats import diebold_mariano
 from atb.models.factory import ARCHITECTURES
+from atb.registry.metadata import SCHEMA_VERSION
+from atb.registry.version_id import VersionId
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -50,7 +52,9 @@ def test_each_architecture_produces_a_complete_version(registry):
             assert (v / f).is_file(), f"{v.name} lacks {f}"
         meta = json.loads((v / "metadata.json").read_text())
         archs.add(meta["training_params"]["architecture"])
+        assert meta["schema_version"] == SCHEMA_VERSION
         assert meta["version_id"] == v.name and v.name.startswith("20")
+        assert VersionId.parse(v.name).architecture == meta["training_params"]["architecture"]
         assert meta["data"]["synthetic"] is True and meta["symbol"] == "BTCUSDT"
         assert meta["onnx"]["max_abs_diff"] <= 1e-4
     assert archs == set(ARCHITECTURES)

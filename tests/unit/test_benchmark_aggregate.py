@@ -13,6 +13,7 @@ from atb.benchmark.runner import RunRecord
 from atb.errors import DataError
 from atb.evaluation.comparison import Entry, compare
 from atb.evaluation.stats import diebold_mariano
+from atb.registry.metadata import VersionMetadata
 
 SKILL = {"cnn_lstm": 0.3, "attention_lstm": 0.5, "tcn": 0.4}  # share of the next move each model foresees
 
@@ -32,7 +33,7 @@ def entry(arch: str, seed: int, fold: int, noise: float = 0.3, same_for_all_seed
     meta = {"training_params": {"architecture": arch, "architecture_variant": "default"},
             "version_id": f"v-{arch}-{seed}-{fold}",
             "performance": {"training_time_s": 10.0 + seed - 42, "inference_ms_p50": 0.1, "parameters": 1000}}
-    return Entry(f"{arch} (default)", meta, m)
+    return Entry(f"{arch} (default)", VersionMetadata.from_json(meta), m)
 
 
 def runs(seeds=(42,), folds=(1,), archs=tuple(SKILL), **kw) -> tuple[list[RunRecord], dict[int, Entry]]:
@@ -163,7 +164,7 @@ def test_a_worse_model_is_never_reported_as_better():
             p = m.assign(predicted_close=m["actual_close"] + scale[(arch, seed)] * noise)
             meta = {"training_params": {"architecture": arch, "architecture_variant": "default"},
                     "performance": {"training_time_s": 1.0}}
-            entries[i] = Entry(f"{arch} (default)", meta, p)
+            entries[i] = Entry(f"{arch} (default)", VersionMetadata.from_json(meta), p)
     row = summarize(records, entries).row("attention_lstm (default)")
     seeds = row.seed_values["rmse_improvement_pct"]
     assert np.mean(seeds) > 10  # what the old headline averaged

@@ -19,6 +19,7 @@ from atb.benchmark.settings import make_settings
 from atb.cli import bench
 from atb.errors import DataError
 from atb.evaluation.metrics import evaluate_forecasts
+from atb.registry.metadata import VersionMetadata
 from atb.training.pipeline import TrainOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,7 @@ def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
                         "inference_ms_p50": 0.1, "parameters": 1000, "peak_rss_mb": 500.0},
     }
     (folder / "metadata.json").write_text(json.dumps(meta))
-    return TrainOutcome(folder, meta)
+    return TrainOutcome(folder, VersionMetadata.from_json(meta))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from atb.evaluation.comparison import Entry, compare
 from atb.evaluation.stats import diebold_mariano
+from atb.registry.metadata import VersionMetadata
 
 
 def entry(arch: str, *, timeframe: str = "1h", horizon: int | None = None, symbol: str = "BTCUSDT",
@@ -30,7 +31,7 @@ def entry(arch: str, *, timeframe: str = "1h", horizon: int | None = None, symbo
             "evaluation_results": {}, "performance": {}}
     frame = pd.DataFrame({"target_time": times, "last_close": last, "actual_close": actual,
                           "predicted_close": predicted})
-    return Entry(f"{arch} (default)", meta, frame)
+    return Entry(f"{arch} (default)", VersionMetadata.from_json(meta), frame)
 
 
 def test_a_1h_and_a_4h_version_are_not_compared():
@@ -75,9 +76,9 @@ def test_old_versions_without_a_horizon_count_as_one_bar_ahead():
 
 
 def write_version(models: Path, e: Entry) -> str:
-    folder = models / "BTCUSDT" / "price" / e.metadata["version_id"]
+    folder = models / "BTCUSDT" / "price" / e.metadata.version_id
     folder.mkdir(parents=True)
-    (folder / "metadata.json").write_text(json.dumps(e.metadata))
+    (folder / "metadata.json").write_text(json.dumps(e.metadata.to_json()))
     (folder / "model.onnx").write_bytes(b"onnx")
     e.predictions.to_parquet(folder / "predictions.parquet", index=False)
     return folder.name
@@ -95,7 +96,7 @@ def test_models_compare_refuses_mixed_timeframes_in_one_line(tmp_path, atb_cli):
 def test_models_compare_by_default_takes_the_newest_versions_timeframe(tmp_path, atb_cli):
     models = tmp_path / "models"
     old = entry("attention_lstm", timeframe="4h", n=50)
-    old.metadata["version_id"] = "2025-01-01_000000_attention_lstm_default"
+    old.metadata.version_id = "2025-01-01_000000_attention_lstm_default"
     write_version(models, old)
     write_version(models, entry("cnn_lstm"))
     write_version(models, entry("tcn", seed=4))

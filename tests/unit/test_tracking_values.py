@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atb.jsonio import to_jsonable
+from atb.registry.metadata import VersionMetadata
 from atb.tracking.mapping import metadata_columns, start_columns
-from atb.tracking.values import as_float, as_int, parse_time, to_jsonable
+from atb.tracking.values import as_float, as_int, parse_time
 
 
 def test_to_jsonable_makes_strict_json_of_numpy_nan_paths_and_times() -> None:
@@ -82,7 +84,7 @@ def test_metadata_columns_read_every_scalar_metric() -> None:
         "performance": {"training_time_s": 31.5, "inference_ms_p50": 0.8, "parameters": 12345},
         "onnx": {"max_abs_diff": 1e-7},
     }
-    columns = metadata_columns(metadata)
+    columns = metadata_columns(VersionMetadata.from_json(metadata))
     assert columns["variant"] == "default"
     assert columns["epochs_run"] == 14
     assert columns["data_source"] == "file:ETH.csv"
@@ -95,8 +97,9 @@ def test_metadata_columns_read_every_scalar_metric() -> None:
 
 
 def test_metadata_columns_tolerate_a_sparse_or_odd_document() -> None:
-    columns = metadata_columns({"evaluation_results": {"test_rmse": "n/a", "directional_accuracy_ci95": 3},
-                                "performance": None, "training_params": []})
+    columns = metadata_columns(VersionMetadata.from_json({
+        "evaluation_results": {"test_rmse": "n/a", "directional_accuracy_ci95": 3},
+        "performance": None, "training_params": []}))
     assert columns["test_rmse"] is None
     assert columns["directional_accuracy_ci_low"] is None
     assert columns["architecture"] is None

@@ -22,14 +22,16 @@ both scored is refused (OverlappingFolds), never counted twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from atb.benchmark.runner import RunRecord
 from atb.errors import DataError
-from atb.evaluation.comparison import Comparison, Entry, Row, compare, fit_seconds_per_1k_windows
+from atb.evaluation.comparison import Comparison, Entry, Row, compare
 from atb.evaluation.stats import diebold_mariano_losses
+from atb.registry.metadata import Performance, VersionMetadata
 
 SPREAD_METRICS = ("test_rmse", "test_mae", "mape", "directional_accuracy", "rmse_skill_vs_naive",
                   "predicted_up_pct", "actual_up_pct", "directional_excluded")
@@ -61,8 +63,22 @@ class SummaryRow:
     dm_vs_baseline_concat_p: float | None = None  # compare() on the plain concatenation (for reference)
     dm_vs_naive_concat_p: float | None = None
 
-    def value(self, metric: str) -> float | None:
-        return self.mean.get(metric)
+    @property
+    def collapse_note(self) -> str:
+        return f" [collapsed: {self.collapsed_seeds}/{self.seeds} seeds]" if self.collapsed_seeds else ""
+
+    def value(self, key: str) -> Any:
+        """A metric by its key (evaluation.metric_table): the mean across seeds, or the pooled test's."""
+        if key in self.mean:
+            return self.mean[key]
+        if key == "directional_pt_p_value":
+            return self.directional_pt_p_median  # across seeds: the median of the per-seed p-values
+        if key == "directional_accuracy_ci95":
+            return self.directional_accuracy_ci95
+        return self.flat().get(key)
+
+    def spread(self, key: str) -> float | None:
+        return self.std.get(key)
 
     def flat(self) -> dict:
         """One flat dict: what the decision matrix reads (and what a hand-made test result looks like)."""
@@ -101,13 +117,10 @@ class Summary:
         return next((r for r in self.rows if r.label == label), None)
 
     def to_dict(self) -> dict:
-        from atb.cli.summary import comparison_to_dict
-
         return {"seeds": self.seeds, "folds": self.folds, "windows": self.windows, "start": self.start,
                 "end": self.end, "baseline": self.baseline, "notes": self.notes,
                 "rows": [r.flat() for r in self.rows],
-                "per_seed": [{"seed": s, **comparison_to_dict(c)} for s, c in zip(self.seeds, self.per_seed,
-                                                                                  strict=True)]}
+                "per_seed": [{"seed": s, **c.to_dict()} for s, c in zip(self.seeds, self.per_seed, strict=True)]}
 
 
 def load_entries(records: list[RunRecord]) -> dict[int, Entry]:
@@ -178,18 +191,18 @@ def _pooled(label: str, parts: list[tuple[str, Entry]]) -> Entry | None:
     """One Entry holding several runs of a model; ``pool`` tells their test windows apart."""
     if not parts:
         return None
-    first = parts[0][1]
-    perf = [e.metadata.get("performance", {}) for _, e in parts]
-    meta = {
-        "training_params": dict(first.metadata["training_params"]),
-        "version_id": first.metadata.get("version_id") if len(parts) == 1 else None,
-        "performance": {
-            "training_time_s": _mean([p.get("training_time_s") for p in perf]),
-            "inference_ms_p50": _mean([p.get("inference_ms_p50") for p in perf]),
-            "fit_s_per_1k_windows": _mean([fit_seconds_per_1k_windows(e.metadata) for _, e in parts]),
-            "parameters": perf[0].get("parameters"),
-        },
-    }
+    first = parts[0][1].metadata
+    perf = [e.metadata.performance for _, e in parts]
+    meta = VersionMetadata(
+        training_params=first.training_params,
+        version_id=first.version_id if len(parts) == 1 else None,
+        performance=Performance(
+            training_time_s=_mean([p.training_time_s for p in perf]),
+            inference_ms_p50=_mean([p.inference_ms_p50 for p in perf]),
+            fit_s_per_1k_windows=_mean([e.metadata.fit_seconds_per_1k_windows() for _, e in parts]),
+            parameters=perf[0].parameters,
+        ),
+    )
     frames = [e.predictions.assign(pool=key) for key, e in parts]
     return Entry(label, meta, pd.concat(frames, ignore_index=True))
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from atb.evaluation.metric_table import fmt_p
+
 SIGNIFICANCE = 0.05
 FAST_RATIO = 0.75  # "clearly the fastest": at least a quarter faster than the next architecture
 SIMILAR_RMSE = 0.05  # "accuracy similar": within 5% of the best RMSE
@@ -168,7 +170,7 @@ def _attention_vs_baseline(models: list[dict]) -> Decision:
                    _complement(_num(att.get("dm_p_one_sided_vs_baseline"))))
     p = better.p if imp > 0 else worse.p
     what = (f"{att['label']} RMSE {'improvement' if imp > 0 else 'change'} vs {baseline['label']} is {imp:+.1f}% "
-            f"(pooled over seeds and windows; one-sided DM p={_fmt_p(p)} for {'lower' if imp > 0 else 'higher'} "
+            f"(pooled over seeds and windows; one-sided DM p={fmt_p(p)} for {'lower' if imp > 0 else 'higher'} "
             f"loss{better.seed_text if imp > 0 else worse.seed_text})")
     if nominal in (1, 2) and not better.holds:
         reason = f"{what}; the {imp:.0f}% improvement is not established ({better.why}): treat as Scenario 3/4"
@@ -200,7 +202,7 @@ def _claim(pooled: float, seeds: list | None, p_one_sided: float | None) -> _Cla
     seed_text = (f"; {sum(v > 0 for v in values)} of {len(values)} seeds in that direction"
                  if len(values) > 1 else "")
     significant = p_one_sided is not None and p_one_sided < SIGNIFICANCE
-    missing = [w for w, bad in ((f"one-sided p={_fmt_p(p_one_sided)} >= {SIGNIFICANCE}", not significant),
+    missing = [w for w, bad in ((f"one-sided p={fmt_p(p_one_sided)} >= {SIGNIFICANCE}", not significant),
                                 ("not in every seed", not every)) if bad]
     return _Claim(pooled > 0 and significant and every, p_one_sided, ", ".join(missing), seed_text)
 
@@ -258,9 +260,3 @@ def _complement(p: float | None) -> float | None:
 def _num(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
         else None
-
-
-def _fmt_p(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"

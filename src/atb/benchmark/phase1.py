@@ -7,8 +7,6 @@ used, every run, the summary and the decision), phase1_report.md and phase1_comp
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +22,8 @@ from atb.benchmark.report import render, title
 from atb.benchmark.runner import Interrupted, Observer, RunRecord, run_plan
 from atb.benchmark.settings import BenchSettings
 from atb.errors import AtbError, UsageError
+from atb.jsonio import dumps, to_jsonable
+from atb.registry.metadata import DataInfo, VersionMetadata
 
 SPLITS = ("train", "validation", "test")
 RESULTS_FILE = "phase1_results.json"
@@ -104,13 +104,16 @@ def fold_splits(folds: list[Fold], records: list[RunRecord], entries: dict) -> l
     (from their metadata; every run of a fold sees the same candles, so they agree)."""
     out = []
     for fold in folds:
-        metas = [entries[r.index].metadata.get("data", {}) for r in records if r.fold == fold.number
-                 and r.index in entries]
-        splits = {k: metas[0].get(k) if metas else None for k in SPLITS}
-        agree = all({k: m.get(k) for k in SPLITS} == splits for m in metas)
+        metas = [entries[r.index].metadata.data for r in records if r.fold == fold.number and r.index in entries]
+        splits = {k: _split(metas[0], k) if metas else None for k in SPLITS}
+        agree = all({k: _split(m, k) for k in SPLITS} == splits for m in metas)
         out.append({**fold.to_dict(), "runs": sum(r.fold == fold.number for r in records),
                     "completed": len(metas), **splits, "runs_agree": agree})
     return out
+
+
+def _split(data: DataInfo, name: str) -> dict | None:
+    return getattr(data, name).to_json() if data.has(name) else None
 
 
 def _write_outputs(result: Phase1Result, settings: BenchSettings, per_fold: list) -> None:
@@ -126,7 +129,7 @@ def _write_outputs(result: Phase1Result, settings: BenchSettings, per_fold: list
     if settings.notes:
         report += "\n## Notes\n\n" + "\n".join(f"- {n}" for n in settings.notes) + "\n"
     _atomic_write(files["report"], report)
-    _atomic_write(files["results"], json.dumps(_jsonable(result.results), indent=2, allow_nan=False) + "\n")
+    _atomic_write(files["results"], dumps(result.results) + "\n")
     result.files = files
 
 
@@ -134,13 +137,13 @@ def _record(settings: BenchSettings, result: Phase1Result) -> int | None:
     if not settings.log_to_db:
         return None
     try:
-        from atb.tracking import record_benchmark
+        from atb.tracking import record_benchmark  # sqlalchemy: deferred, and optional
     except ImportError:  # the run log is optional; the files are the benchmark's record
         return None
     versions = [r.version_id for r in result.records if r.version_id]
     decision = (result.decision.headline if result.decision else
                 f"no decision: {result.results['error'] or 'no run completed'}")
-    return record_benchmark(result.results["settings"], _jsonable(result.results), decision, versions,
+    return record_benchmark(result.results["settings"], to_jsonable(result.results), decision, versions,
                             result.status)
 
 
@@ -152,10 +155,10 @@ def _status(records: list[RunRecord], planned: int, interrupted: bool) -> str:
 
 
 def _data_info(settings: BenchSettings, entries: dict, records: list[RunRecord], last_candle) -> dict:
-    meta = next((entries[r.index].metadata for r in records if r.index in entries), {})
-    return {"source": meta.get("data", {}).get("source") or settings.data_source,
+    meta = next((entries[r.index].metadata for r in records if r.index in entries), VersionMetadata())
+    return {"source": meta.data.source or settings.data_source,
             "synthetic": settings.data_source == "synthetic",
-            "device": meta.get("training_params", {}).get("device"),
+            "device": meta.training_params.device,
             "last_candle": None if last_candle is None else last_candle.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
@@ -172,18 +175,3 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _jsonable(value):
-    """NaN and infinity become null (strict JSON); paths and timestamps become strings."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
-    return str(value)

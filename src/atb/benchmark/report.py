@@ -7,91 +7,20 @@ from atb.benchmark.aggregate import Summary
 from atb.benchmark.decision import Decision
 from atb.benchmark.runner import RunRecord
 from atb.evaluation.comparison import Comparison, guide_verdict
+from atb.evaluation.metric_table import COLUMNS, METRIC, TABLE_NOTES, cells
 
+RUN_METRICS = ("test_rmse", "rmse_skill_vs_naive", "training_time_s")  # the report's list of every run
 FOLD_COLUMNS = ("fold", "test interval (planned)", "train", "validation", "test")
-COLUMNS = ("model", "RMSE", "MAE", "MAPE %", "dir. acc. % [95% CI]", "up % fc/act", "PT p", "fit s",
-           "fit s/1k win", "ONNX p50 ms", "params", "RMSE vs base", "DM p vs base", "DM p vs naive")
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None or p != p:
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _num(value: float | None, digits: int, std: float | None = None, sign: bool = False) -> str:
-    if value is None or value != value:
-        return "—"
-    text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
-    return text if std is None else f"{text} ± {std:.{digits}f}"
-
-
-def _up_rates(predicted: float | None, actual: float | None) -> str:
-    """The forecast's and the market's share of up moves: the base rates beside a directional accuracy."""
-    return f"{_num(predicted, 0)}/{_num(actual, 0)}"
 
 
 def summary_cells(summary: Summary) -> list[list[str]]:
     """One list of cells per row, in COLUMNS order: mean ± std across seeds, DM p on the pooled windows."""
-    rows = []
-    for r in summary.rows:
-        m, s = r.mean, r.std
-        lo, hi = r.directional_accuracy_ci95
-        da = "—" if r.is_naive else (
-            f"{_num(m['directional_accuracy'], 1, s['directional_accuracy'])} [{_num(lo, 1)}, {_num(hi, 1)}]")
-        collapsed = f" [collapsed: {r.collapsed_seeds}/{r.seeds} seeds]" if r.collapsed_seeds else ""
-        rows.append([
-            r.label + (" (baseline)" if r.is_baseline else "") + collapsed,
-            _num(m["test_rmse"], 4, s["test_rmse"]), _num(m["test_mae"], 4, s["test_mae"]),
-            _num(m["mape"], 3, s["mape"]), da,
-            _up_rates(None if r.is_naive else m["predicted_up_pct"], m["actual_up_pct"]),
-            "—" if r.is_naive else fmt_p(r.directional_pt_p_median),
-            _num(m["training_time_s"], 1, s["training_time_s"]),
-            _num(m["fit_s_per_1k_windows"], 3, s["fit_s_per_1k_windows"]), _num(m["inference_ms_p50"], 3),
-            "—" if r.parameters is None else f"{r.parameters:,}",
-            "—" if r.is_baseline else _pct(m["rmse_improvement_pct"], s["rmse_improvement_pct"]),
-            fmt_p(r.dm_vs_baseline["p_value_one_sided"]) if r.dm_vs_baseline else "—",
-            "—" if r.is_naive else fmt_p(r.dm_vs_naive["p_value_one_sided"] if r.dm_vs_naive else None),
-        ])
-    return rows
+    return [cells(r) for r in summary.rows]
 
 
 def comparison_cells(comp: Comparison) -> list[list[str]]:
     """The same columns for one Comparison (a single seed), as `atb models compare` prints them."""
-    rows = []
-    for r in comp.rows:
-        m = r.metrics
-        lo, hi = m["directional_accuracy_ci95"]
-        rows.append([
-            r.label + (" (baseline)" if r.is_baseline else "") + (" [collapsed]" if m.get("collapsed") else ""),
-            _num(m["test_rmse"], 4), _num(m["test_mae"], 4), _num(m["mape"], 3),
-            "—" if r.is_naive else f"{m['directional_accuracy']:.1f} [{lo:.1f}, {hi:.1f}]",
-            _up_rates(m.get("predicted_up_pct"), m.get("actual_up_pct")),
-            "—" if r.is_naive else fmt_p(m.get("directional_pt_p_value")),
-            _num(r.training_time_s, 1), _num(r.fit_s_per_1k_windows, 3), _num(r.inference_ms_p50, 3),
-            "—" if r.parameters is None else f"{r.parameters:,}",
-            "—" if r.is_baseline else _pct(r.rmse_improvement_pct),
-            fmt_p(r.dm_vs_baseline.get("p_value_one_sided")) if r.dm_vs_baseline else "—",
-            "—" if r.is_naive else fmt_p(m["dm_vs_naive"].get("p_value_one_sided")),
-        ])
-    return rows
-
-
-TABLE_NOTES = (
-    "RMSE/MAE in quote currency, MAPE and directional accuracy in %; directional accuracy counts the moves with "
-    "a direction (actual close != last close), with a 95% Wilson interval.",
-    "up % fc/act: the share of up forecasts and of up moves over the same scored moves (the base rates: an "
-    "accuracy near the market's up share may only mean \"always up\"). PT p: Pesaran-Timmermann test, one-sided, "
-    "H1: the forecast's up/down calls beat what the two base rates give by chance.",
-    "fit s: fit time alone; fit s/1k win: fit time per 1,000 training windows processed (windows x epochs run), "
-    "the speed criterion (early stopping makes total fit time a matter of when it stops). ONNX p50: one window, "
-    "one thread, after warm-up.",
-    "RMSE vs base: RMSE improvement over the CNN-LSTM baseline (positive = better). DM p: Diebold-Mariano test "
-    "(squared error, HLN correction), one-sided, H1: the row's loss is lower than the baseline's (vs base) or "
-    "naive persistence's (vs naive); its statistic is negative when the row's squared errors are smaller.",
-    "A row marked [collapsed] forecasts (nearly) one sign or barely moves (>= 95% of forecasts on one side, or a "
-    "forecast spread under 0.5% of the realised returns'): its scores say little about skill.",
-)
+    return [cells(r) for r in comp.rows]
 
 
 def markdown_table(columns: tuple[str, ...] | list[str], rows: list[list[str]],
@@ -119,8 +48,8 @@ def baseline_lines(summary: Summary) -> list[str]:
         every = "" if len(seeds) < 2 else (
             f" · better in {sum(v is not None and v > 0 for v in seeds)} of {len(seeds)} seeds")
         verdict = "—" if imp is None else guide_verdict(imp, p)
-        out.append(f"- **{r.label}**: RMSE improvement {_pct(imp, r.std.get('rmse_improvement_pct'))}{every} · "
-                   f"{verdict}")
+        improvement = METRIC["rmse_improvement_pct"].format(imp, r.spread("rmse_improvement_pct"))
+        out.append(f"- **{r.label}**: RMSE improvement {improvement}{every} · {verdict}")
     return out
 
 
@@ -168,10 +97,11 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
         out += ["## Per seed", ""]
         for seed, comp in zip(summary.seeds, summary.per_seed, strict=True):
             out += [f"### Seed {seed}", "", markdown_table(COLUMNS, comparison_cells(comp)), ""]
+    shown = [METRIC[k] for k in RUN_METRICS]
     out += ["## Runs", "", markdown_table(
-        ("#", "model", "seed", "fold", "status", "RMSE", "skill vs naive", "fit s", "epochs", "version / error"),
-        [[str(r.index), r.label, str(r.seed), str(r.fold), r.status, _num(r.metrics.get("test_rmse"), 4),
-          _pct(_scaled(r.metrics.get("rmse_skill_vs_naive"))), _num(r.metrics.get("training_time_s"), 1),
+        ("#", "model", "seed", "fold", "status", *(m.header for m in shown), "epochs", "version / error"),
+        [[str(r.index), r.label, str(r.seed), str(r.fold), r.status,
+          *(m.format(r.metrics.get(m.key)) for m in shown),
           str(r.metrics.get("epochs_run", "—")), r.version_id or (r.error or "")] for r in records],
         left=("model", "status", "version / error")), ""]
     return "\n".join(out)
@@ -245,12 +175,3 @@ def _md_line(line: str) -> str:
         label, text = line.strip().split(":", 1)
         return f"  - *{label}:* {text.strip()}"
     return f"- {line}"
-
-
-def _pct(value: float | None, std: float | None = None) -> str:
-    return _num(value, 1, std, sign=True) + ("%" if value is not None and value == value else "")
-
-
-def _scaled(value: float | None) -> float | None:
-    return None if value is None else 100 * value
-

@@ -10,6 +10,7 @@ from typing import Protocol
 from atb.benchmark.plan import RunSpec, train_request
 from atb.benchmark.settings import BenchSettings
 from atb.errors import AtbError
+from atb.registry.metadata import VersionMetadata
 from atb.training.pipeline import Reporter, SilentReporter, train_model
 
 HEADLINE_EVALUATION = ("test_rmse", "test_mae", "mape", "directional_accuracy", "directional_accuracy_ci95",
@@ -98,17 +99,17 @@ def run_plan(settings: BenchSettings, plan: list[RunSpec], observer: Observer | 
     return records
 
 
-def _fill(record: RunRecord, version_dir, meta: dict) -> None:
-    ev, perf = meta["evaluation_results"], meta["performance"]
+def _fill(record: RunRecord, version_dir, meta: VersionMetadata) -> None:
+    ev, perf = meta.evaluation_results, meta.performance
     record.status = "completed"
-    record.version_id = meta["version_id"]
+    record.version_id = meta.version_id
     record.version_dir = str(version_dir)
     record.metadata_path = str(version_dir / "metadata.json")
-    record.test_start, record.test_end = meta["data"]["test"]["start"], meta["data"]["test"]["end"]
-    record.metrics = {k: ev[k] for k in HEADLINE_EVALUATION if k in ev}
-    record.metrics["dm_vs_naive_p"] = ev["dm_vs_naive"]["p_value"]
-    record.metrics.update({k: perf[k] for k in HEADLINE_PERFORMANCE if k in perf})
-    record.metrics["epochs_run"] = meta["training_params"].get("epochs_run")
+    record.test_start, record.test_end = meta.data.test.start, meta.data.test.end
+    record.metrics = {k: getattr(ev, k) for k in HEADLINE_EVALUATION if ev.has(k)}
+    record.metrics["dm_vs_naive_p"] = ev.dm_vs_naive.p_value
+    record.metrics.update({k: getattr(perf, k) for k in HEADLINE_PERFORMANCE if perf.has(k)})
+    record.metrics["epochs_run"] = meta.training_params.epochs_run
 
 
 def _close(reporter: Reporter) -> None:

@@ -71,6 +71,7 @@ app.command("phase1")(phase1)
 
 def _print_result(result) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from atb.benchmark.report import COLUMNS, FOLD_COLUMNS, fold_cells, summary_cells, title
@@ -85,7 +86,7 @@ def _print_result(result) -> None:
         for col in COLUMNS:
             table.add_column(col, justify="left" if col == "model" else "right")
         for row, cells in zip(s.rows, summary_cells(s), strict=True):
-            table.add_row(*cells, style="dim" if row.is_naive else None)
+            table.add_row(*map(escape, cells), style="dim" if row.is_naive else None)  # "[collapsed: 1/3 seeds]"
         # Into a log file: as wide as the table needs, not rich's default of 80 columns.
         (out if out.is_terminal else Console(width=220)).print(table)
     if results.get("folds"):

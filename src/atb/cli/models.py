@@ -6,18 +6,24 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from atb.cli.console import out, warn
+from atb.cli.summary import comparison_lines, comparison_table, training_summary
+from atb.config import models_dir as default_dir
+from atb.errors import ModelError
+from atb.evaluation.metric_table import METRIC
+from atb.registry.metadata import SyntheticParams
+from atb.registry.store import ModelStore, market_symbol, read_metadata
 
 app = typer.Typer(help="Inspect and compare trained model versions.", no_args_is_help=True)
 
 MODELS_DIR_HELP = "Registry root (default $ATB_MODELS_DIR or src/ml/models)."
+LIST_METRICS = ("test_rmse", "naive_test_rmse", "directional_accuracy", "training_time_s")  # `atb models list`
 
 
-def _store(models_dir: Path | None):
-    from atb.config import models_dir as default_dir
-    from atb.registry.store import ModelStore
-
+def _store(models_dir: Path | None) -> ModelStore:
     return ModelStore(models_dir or default_dir())
 
 
@@ -28,11 +34,6 @@ def list_models(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List model versions with their headline test metrics."""
-    from rich.table import Table
-
-    from atb.errors import ModelError
-    from atb.registry.store import read_metadata
-
     store = _store(models_dir)
     rows = []
     for sym in [symbol.upper()] if symbol else store.symbols():
@@ -42,13 +43,11 @@ def list_models(
             except ModelError as exc:
                 rows.append({"symbol": sym, "version": ref.name, "latest": ref.is_latest, "error": str(exc)})
                 continue
-            tp, ev, perf = meta["training_params"], meta["evaluation_results"], meta["performance"]
+            tp = meta.training_params
             rows.append({
                 "symbol": sym, "version": ref.name, "latest": ref.is_latest,
-                "architecture": tp.get("architecture"), "variant": tp.get("architecture_variant"),
-                "data": meta.get("data", {}).get("source"), "test_rmse": ev.get("test_rmse"),
-                "naive_test_rmse": ev.get("naive_test_rmse"), "directional_accuracy": ev.get("directional_accuracy"),
-                "training_time_s": perf.get("training_time_s"), "path": str(ref.path),
+                "architecture": tp.architecture, "variant": tp.architecture_variant, "data": meta.data.source,
+                **{key: meta.metric(key) for key in LIST_METRICS}, "path": str(ref.path),
             })
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -57,16 +56,17 @@ def list_models(
         out.print(f"No model versions in {store.root}" + (f" for {symbol}" if symbol else ""))
         return
     table = Table(title=f"Model versions in {store.root}", title_justify="left")
-    for col in ("symbol", "version", "arch (variant)", "data", "RMSE", "naive RMSE", "dir. acc. %", "fit s"):
-        table.add_column(col, justify="left" if col in ("symbol", "version", "arch (variant)", "data") else "right")
+    for col in ("symbol", "version", "arch (variant)", "data"):
+        table.add_column(col, justify="left")
+    for key in LIST_METRICS:
+        table.add_column(METRIC[key].header, justify="right")
     for r in rows:
         name = r["version"] + (" [green](latest)[/green]" if r["latest"] else "")
         if "error" in r:
-            table.add_row(r["symbol"], name, f"[red]{r['error']}[/red]", "", "", "", "", "")
+            table.add_row(r["symbol"], name, f"[red]{escape(r['error'])}[/red]", *[""] * (len(LIST_METRICS) + 1))
             continue
         table.add_row(r["symbol"], name, f"{r['architecture']} ({r['variant']})", str(r["data"]),
-                      f"{r['test_rmse']:.4f}", f"{r['naive_test_rmse']:.4f}", f"{r['directional_accuracy']:.1f}",
-                      f"{r['training_time_s']:.1f}")
+                      *[METRIC[key].format(r[key]) for key in LIST_METRICS])
     out.print(table)
 
 
@@ -78,13 +78,10 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print metadata.json."),
 ) -> None:
     """Show one version: its summary table, or its metadata as JSON."""
-    from atb.cli.summary import training_summary
-    from atb.registry.store import read_metadata
-
     path = _store(models_dir).resolve(symbol.upper(), version)
     meta = read_metadata(path)
     if as_json:
-        print(json.dumps(meta, indent=2))
+        print(json.dumps(meta.to_json(), indent=2))
         return
     out.print(training_summary(meta))
     out.print(f"[dim]{path}[/dim]", highlight=False)
@@ -100,9 +97,7 @@ def compare_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Compare versions on their shared test windows, with the naive row and DM tests vs the baseline."""
-    from atb.cli.summary import comparison_lines, comparison_table, comparison_to_dict
-    from atb.errors import ModelError
-    from atb.evaluation.comparison import Entry, compare
+    from atb.evaluation.comparison import Entry, compare  # pandas and scipy: deferred for start-up time
 
     store = _store(models_dir)
     symbol = symbol.upper()
@@ -135,11 +130,11 @@ def compare_cmd(
     except ValueError as exc:
         raise ModelError(str(exc)) from None
     if as_json:
-        print(json.dumps(comparison_to_dict(comparison), indent=2))
+        print(json.dumps(comparison.to_dict(), indent=2))
         return
     out.print(comparison_table(comparison, f"{symbol}: model comparison"))
     for line in comparison_lines(comparison):
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, markup=False)  # plain text: "[collapsed]" is no markup
 
 
 def predict(
@@ -154,24 +149,23 @@ def predict(
     """Forecast the next close of SYMBOL from the newest candles (ONNX Runtime only, no torch).
 
     Models of the synthetic market are under SYMBOL-SYNTHETIC and forecast only synthetic candles."""
-    from rich.markup import escape
-
+    # pandas (and onnxruntime, on use): deferred for start-up time
     from atb.inference.candles import SOURCES, newest_candles
     from atb.inference.predict import check_market, forecast_next
-    from atb.registry.store import market_symbol, read_metadata
 
     symbol = symbol.upper()
     path = _store(models_dir).resolve(symbol, version)
     meta = read_metadata(path)
-    tp = meta["training_params"]
+    tp = meta.training_params
     source = "file" if data_file else data_source
     if source in SOURCES:  # before loading, so that an empty cache is not reported as the problem
         check_market(meta, path.name, source == "synthetic")
-    market = meta.get("symbol") or market_symbol(symbol)
-    params = meta.get("data", {}).get("synthetic_params", {})  # the very synthetic market the model was fitted on
-    candles = newest_candles(source, market, tp["timeframe"], int(tp["sequence_length"]) + 200,
-                             exchange=exchange, data_file=data_file, synthetic_seed=params.get("seed", 7),
-                             synthetic_ar_coef=params.get("ar_coef", 0.1))
+    market = meta.symbol or market_symbol(symbol)
+    # The very synthetic market the model was fitted on (versions before the key: the default market).
+    fitted_on = meta.data.synthetic_params or SyntheticParams(seed=7, ar_coef=0.1)
+    candles = newest_candles(source, market, tp.timeframe, int(tp.sequence_length) + 200,
+                             exchange=exchange, data_file=data_file, synthetic_seed=fitted_on.seed,
+                             synthetic_ar_coef=fitted_on.ar_coef)
     fc = forecast_next(path, candles)
     for line in fc.warnings:
         warn(escape(line))
@@ -187,7 +181,7 @@ def predict(
         return
     synthetic = " [bold yellow](SYNTHETIC market)[/bold yellow]" if label == "synthetic" else ""
     out.print(
-        f"{symbol} {tp['timeframe']} · {tp['architecture']} ({tp['architecture_variant']}) {fc.version}{synthetic}\n"
+        f"{symbol} {tp.timeframe} · {tp.label} {fc.version}{synthetic}\n"
         f"  last close  {fc.last_close:,.2f}  (candle {fc.last_candle:%Y-%m-%d %H:%M} UTC, {label})\n"
         f"  forecast    {fc.predicted_close:,.2f}  ({result['predicted_change_pct']:+.3f}%) "
         f"for the candle opening {fc.target_time:%Y-%m-%d %H:%M} UTC",

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
 
 from atb.cli.console import out
 from atb.errors import AtbError, UsageError
+from atb.evaluation.metric_table import METRIC
+from atb.jsonio import dumps
 
 app = typer.Typer(help="Training runs recorded in the run-log database (newest first).", no_args_is_help=True)
 
 STATUSES = ("started", "completed", "failed", "interrupted")
+# The run-log columns `atb runs list` shows (named as the metrics); the wide ones only in a wide terminal.
+RUN_METRICS = ("test_rmse", "mape", "directional_accuracy", "rmse_skill_vs_naive")
+WIDE_RUN_METRICS = ("training_time_s",)
 _STATUS_STYLE = {"completed": "green", "failed": "red", "interrupted": "yellow", "started": "cyan"}
 
 
@@ -27,6 +34,7 @@ def list_runs(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
 ) -> None:
     """List training runs, newest first."""
+    # sqlalchemy: deferred for start-up time
     from atb.tracking.engine import get_engine
     from atb.tracking.queries import list_runs as query
 
@@ -49,6 +57,7 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the run, its metadata and epochs as JSON."),
 ) -> None:
     """Show one run: parameters, data, metrics and the epoch history."""
+    # sqlalchemy: deferred for start-up time
     from atb.tracking.engine import get_engine
     from atb.tracking.queries import get_run
 
@@ -62,10 +71,8 @@ def show(
 
 
 def _print_json(value: Any) -> None:
-    from atb.tracking.values import to_jsonable
-
     # plain print: rich would wrap long lines and break `| jq`
-    print(json.dumps(to_jsonable(value), indent=2))
+    print(dumps(value))
 
 
 def _when(value: datetime | None) -> str:
@@ -83,10 +90,7 @@ def _status(run: dict[str, Any]) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
-def _runs_table(runs: list[dict[str, Any]], width: int) -> Any:
-    from rich import box
-    from rich.table import Table
-
+def _runs_table(runs: list[dict[str, Any]], width: int) -> Table:
     wide = width >= 100  # an 80-column terminal drops the version and the fit time (see `runs show`)
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   padding=(0, 1), collapse_padding=True)
@@ -95,8 +99,8 @@ def _runs_table(runs: list[dict[str, Any]], width: int) -> Any:
     for header in ("Started", "Symbol", "Model"):
         table.add_column(header, overflow="fold", min_width=10 if header == "Started" else 7)
     table.add_column("Status", no_wrap=True, min_width=9)
-    numbers = ["Ep", "RMSE", "MAPE%", "Dir%", "Skill"] + (["Fit s"] if wide else [])
-    for header in numbers:
+    metrics = [METRIC[key] for key in RUN_METRICS + (WIDE_RUN_METRICS if wide else ())]
+    for header in ["Ep", *(m.short_header for m in metrics)]:
         table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     if wide:
         table.add_column("Version", overflow="fold")
@@ -105,11 +109,10 @@ def _runs_table(runs: list[dict[str, Any]], width: int) -> Any:
         symbol = " ".join(filter(None, [run["symbol"], run["timeframe"]])) or "-"
         model = "/".join(filter(None, [run["architecture"], run["variant"]])) or "-"
         cells = [str(run["id"]), started, symbol, model, _status(run),
-                 f"{run['epochs_run'] or '-'}/{run['epochs'] or '-'}", _num(run["test_rmse"]),
-                 _num(run["mape"], ".2f"), _num(run["directional_accuracy"], ".1f"),
-                 _num(run["rmse_skill_vs_naive"], "+.3f")]
+                 f"{run['epochs_run'] or '-'}/{run['epochs'] or '-'}",
+                 *("-" if run[m.key] is None else m.format(run[m.key]) for m in metrics)]
         if wide:
-            cells += [_num(run["training_time_s"], ",.1f"), run["version_id"] or "-"]
+            cells.append(run["version_id"] or "-")
         table.add_row(*cells)
     notes = ["times UTC; Skill: RMSE skill vs naive persistence; details: atb runs show ID"]
     if any(not run["started_at"] for run in runs):
@@ -134,8 +137,6 @@ _SECTIONS: list[tuple[str, list[str]]] = [
 
 
 def _print_run(run: dict[str, Any]) -> None:
-    from rich.table import Table
-
     details = Table(show_header=False, box=None, pad_edge=False, title=f"training run {run['id']}",
                     title_justify="left", title_style="bold")
     details.add_column(style="dim")
@@ -148,7 +149,7 @@ def _print_run(run: dict[str, Any]) -> None:
         for name, value in shown:
             text = _when(value) if isinstance(value, datetime) else (
                 _num(value) if isinstance(value, (int, float)) else str(value))
-            details.add_row(f"  {name}", _status(run) if name == "status" else _escape(text))
+            details.add_row(f"  {name}", _status(run) if name == "status" else escape(text))
     if run.get("benchmark_ids"):
         details.add_row("[bold]benchmarks[/]", ", ".join(map(str, run["benchmark_ids"])))
     out.print(details)
@@ -164,9 +165,3 @@ def _print_run(run: dict[str, Any]) -> None:
         epochs.add_row(str(row["epoch"]), _num(row["train_loss"]), _num(row["val_loss"]),
                        _num(row["lr"]), _num(row["seconds"], ",.2f"))
     out.print(epochs)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

@@ -1,80 +1,96 @@
-"""Tables that present a trained model's metadata."""
+"""Tables that present a trained model's metadata and a comparison of versions."""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
+from atb.evaluation.metric_table import (
+    COMPARISON_COLUMNS,
+    DASH,
+    METRIC,
+    TABLE_NOTES,
+    Column,
+    cells,
+    columns,
+    fmt_p,
+)
+from atb.registry.metadata import VersionMetadata
 
-def _fmt_p(p: float | None) -> str:
-    if p is None or p != p:
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+def _dm_vs_naive(row) -> str:
+    if row.is_naive:
+        return DASH
+    dm = row.value("dm_vs_naive") or {}
+    return f"{dm.get('statistic'):+.2f} ({fmt_p(dm.get('p_value_one_sided'))})"
 
 
-def training_summary(meta: dict) -> Table:
-    tp, ev, perf = meta["training_params"], meta["evaluation_results"], meta["performance"]
-    synthetic = " [bold yellow](SYNTHETIC market)[/bold yellow]" if meta["data"].get("synthetic") else ""
+# `atb models show` and `atb train`: the comparison table's columns for one version and naive persistence.
+_SUMMARY_COLUMNS = (
+    Column("model", "model", lambda row: row.label),
+    *columns("test_rmse", "test_mae", "mape", "directional_accuracy", "up_rates", "directional_pt_p_value"),
+    Column("dm_vs_naive", "DM vs naive (p)", _dm_vs_naive),
+)
+
+
+def training_summary(meta: VersionMetadata) -> Table:
+    # pandas and scipy (through atb.evaluation.comparison): deferred for start-up time
+    from atb.evaluation.comparison import SIGNIFICANCE, version_rows
+
+    tp, ev, perf = meta.training_params, meta.evaluation_results, meta.performance
+    synthetic = " [bold yellow](SYNTHETIC market)[/bold yellow]" if meta.data.synthetic else ""
     table = Table(
-        title=f"{meta['symbol']} {tp['timeframe']} · {tp['architecture']} ({tp['architecture_variant']}) · "
-              f"test {meta['data']['test']['start'][:16]} .. {meta['data']['test']['end'][:16]} "
-              f"({ev['test_windows']} windows){synthetic}",
+        title=f"{meta.symbol} {tp.timeframe} · {tp.label} · "
+              f"test {meta.data.test.start[:16]} .. {meta.data.test.end[:16]} "
+              f"({ev.test_windows} windows){synthetic}",
         title_justify="left",
     )
-    for col in ("model", "RMSE", "MAE", "MAPE %", "dir. acc. % [95% CI]", "up % fc/act", "PT p", "DM vs naive (p)"):
-        table.add_column(col, justify="right" if col != "model" else "left")
-    lo, hi = ev["directional_accuracy_ci95"]
-    dm = ev["dm_vs_naive"]
-    p_one = dm.get("p_value_one_sided")
-    table.add_row(tp["architecture"], f"{ev['test_rmse']:.4f}", f"{ev['test_mae']:.4f}", f"{ev['mape']:.3f}",
-                  f"{ev['directional_accuracy']:.1f} [{lo:.1f}, {hi:.1f}]",
-                  f"{_fmt0(ev.get('predicted_up_pct'))}/{_fmt0(ev.get('actual_up_pct'))}",
-                  _fmt_p(ev.get("directional_pt_p_value")), f"{dm['statistic']:+.2f} ({_fmt_p(p_one)})")
-    table.add_row("naive (last close)", f"{ev['naive_test_rmse']:.4f}", f"{ev['naive_test_mae']:.4f}",
-                  f"{ev['naive_mape']:.3f}", "—", f"—/{_fmt0(ev.get('actual_up_pct'))}", "—", "—", style="dim")
-    skill = ev["rmse_skill_vs_naive"] * 100
-    beats = skill > 0 and p_one is not None and p_one < 0.05
+    for col in _SUMMARY_COLUMNS:
+        table.add_column(col.header, justify="right" if col.key != "model" else "left")
+    model, naive = version_rows(meta)
+    table.add_row(*_plain(cells(model, _SUMMARY_COLUMNS)))
+    table.add_row(*_plain(cells(naive, _SUMMARY_COLUMNS)), style="dim")
+    skill = ev.rmse_skill_vs_naive * 100
+    p_one = ev.dm_vs_naive.p_value_one_sided
+    beats = skill > 0 and p_one is not None and p_one < SIGNIFICANCE
     verdict = "beats" if beats else ("is worse than" if skill < 0 else "does not significantly beat")
-    excluded = ev.get("directional_excluded")
+    excluded = ev.directional_excluded
     caption = [
-        f"RMSE skill vs naive {skill:+.2f}% ({tp['architecture']} {verdict} naive persistence; DM one-sided p, "
+        f"RMSE skill vs naive {skill:+.2f}% ({tp.architecture} {verdict} naive persistence; DM one-sided p, "
         "H1: lower loss; a negative statistic means smaller squared errors)",
         "dir. acc. over moves with a direction" + (f" ({excluded} flat moves left out)" if excluded else "")
         + "; up % fc/act: forecast and market up-rates; PT p: Pesaran-Timmermann, H1: better than those rates give",
-        f"fit {perf['training_time_s']:.1f}s, {tp['epochs_run']} epochs (best {tp['best_epoch']}) · "
-        f"ONNX p50 {perf['inference_ms_p50']:.3f} ms · {perf['parameters']:,} params · "
-        f"parity {meta['onnx']['max_abs_diff']:.1e}",
+        f"fit {perf.training_time_s:.1f}s, {tp.epochs_run} epochs (best {tp.best_epoch}) · "
+        f"ONNX p50 {perf.inference_ms_p50:.3f} ms · {METRIC['parameters'].format(perf.parameters)} params · "
+        f"parity {meta.onnx.max_abs_diff:.1e}",
     ]
-    if ev.get("collapsed"):
-        caption.append(f"[bold red]⚠ collapsed forecast:[/bold red] {ev.get('collapse_reason', '')}")
+    if ev.collapsed:
+        caption.append(f"[bold red]⚠ collapsed forecast:[/bold red] {ev.collapse_reason or ''}")
     table.caption = "\n".join(caption)
     table.caption_justify = "left"
     return table
 
 
-def _fmt0(value: float | None) -> str:
-    return "—" if value is None or value != value else f"{value:.0f}"
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None or value != value else f"{value:+.1f}%"
-
-
 def comparison_table(comp, title: str) -> Table:
-    from atb.benchmark.report import COLUMNS, comparison_cells
-
     table = Table(title=f"{title} · {comp.windows} test windows {comp.start} .. {comp.end}", title_justify="left")
-    for col in COLUMNS:
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for r, cells in zip(comp.rows, comparison_cells(comp), strict=True):
-        table.add_row(*cells, style="dim" if r.is_naive else None)
+    for col in COMPARISON_COLUMNS:
+        table.add_column(col.header, justify="left" if col.key == "model" else "right")
+    for r in comp.rows:
+        table.add_row(*_plain(cells(r)), style="dim" if r.is_naive else None)
     return table
+
+
+def _plain(texts: list[str]) -> list[str]:
+    """Cells shown as they are: rich would take "[collapsed]" for markup and drop it."""
+    return [escape(t) for t in texts]
 
 
 def comparison_lines(comp) -> list[str]:
     """The guide's "Comparison vs CNN-LSTM Baseline" block, with significance, and the naive verdict."""
-    from atb.benchmark.report import TABLE_NOTES
+    # pandas and scipy (through atb.evaluation.comparison): deferred for start-up time
     from atb.evaluation.comparison import SIGNIFICANCE, guide_verdict
 
+    improvement = METRIC["rmse_improvement_pct"]
     lines = []
     if comp.baseline:
         lines += ["", f"Comparison vs {comp.baseline} baseline:", "-" * 50]
@@ -82,7 +98,7 @@ def comparison_lines(comp) -> list[str]:
             if r.is_baseline or r.is_naive:
                 continue
             p = r.dm_vs_baseline.get("p_value_one_sided") if r.dm_vs_baseline else None
-            lines += [f"{r.label}:", f"  RMSE Improvement: {_pct(r.rmse_improvement_pct)}",
+            lines += [f"{r.label}:", f"  RMSE Improvement: {improvement.format(r.rmse_improvement_pct)}",
                       f"  {guide_verdict(r.rmse_improvement_pct, p)}"]
     beats = [r.label for r in comp.rows if not r.is_naive and r.metrics["rmse_skill_vs_naive"] > 0
              and r.metrics["dm_vs_naive"].get("p_value_one_sided", 1.0) < SIGNIFICANCE]
@@ -93,10 +109,3 @@ def comparison_lines(comp) -> list[str]:
     )
     lines += [f"Note: {n}" for n in (*TABLE_NOTES, *comp.notes)]
     return lines
-
-
-def comparison_to_dict(comp) -> dict:
-    from dataclasses import asdict
-
-    return {"windows": comp.windows, "start": comp.start, "end": comp.end, "baseline": comp.baseline,
-            "notes": comp.notes, "rows": [asdict(r) for r in comp.rows]}

@@ -68,7 +68,7 @@ def model(
     )
     outcome = train_model(request, RichReporter())
     if as_json:
-        print(json.dumps(outcome.metadata, indent=2))
+        print(json.dumps(outcome.metadata.to_json(), indent=2))
         return
     out.print(training_summary(outcome.metadata))
     out.print(f"[green]✓[/green] Saved {outcome.version_dir}  (latest -> {outcome.version_dir.name})", highlight=False)

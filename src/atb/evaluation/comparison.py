@@ -3,63 +3,62 @@ row and Diebold-Mariano tests computed on the test windows that the versions sha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from atb.evaluation.metrics import evaluate_forecasts
 from atb.evaluation.stats import diebold_mariano
+from atb.registry.metadata import VersionMetadata
+from atb.registry.store import read_metadata
 
 SIGNIFICANCE = 0.05
+NAIVE_LABEL = "naive (last close)"
 
 
 @dataclass
 class Entry:
     label: str  # e.g. "attention_lstm (default)"
-    metadata: dict
+    metadata: VersionMetadata
     predictions: pd.DataFrame  # target_time, last_close, actual_close, predicted_close
     # (+ optional "pool": several seeds/folds in one frame, told apart by it; rows align on pool and time)
 
     @property
     def architecture(self) -> str:
-        return self.metadata["training_params"]["architecture"]
+        return self.metadata.training_params.architecture
 
     @property
     def variant(self) -> str:
-        return self.metadata["training_params"]["architecture_variant"]
+        return self.metadata.training_params.architecture_variant
 
     @property
     def name(self) -> str:
-        return self.metadata.get("version_id") or self.label
+        return self.metadata.version_id or self.label
 
     @property
     def symbol(self) -> str | None:
-        return self.metadata.get("symbol")
+        return self.metadata.symbol
 
     @property
     def timeframe(self) -> str | None:
-        return self.metadata["training_params"].get("timeframe")
+        return self.metadata.training_params.timeframe
 
     @property
     def horizon(self) -> int:
-        return int(self.metadata["training_params"].get("horizon", 1))  # versions before the option: 1 bar
+        return self.metadata.training_params.bars_ahead
 
     @property
     def synthetic(self) -> bool | None:
-        from atb.registry.store import trained_on_synthetic
-
-        return trained_on_synthetic(self.metadata)  # None for the benchmark's pooled entries (one settings file)
+        return self.metadata.synthetic  # None for the benchmark's pooled entries (one settings file)
 
     @classmethod
     def from_version(cls, version_dir: Path, label: str | None = None) -> Entry:
-        from atb.registry.store import read_metadata
-
         meta = read_metadata(version_dir)
-        preds = pd.read_parquet(Path(version_dir) / meta.get("artifacts", {}).get("predictions", "predictions.parquet"))
-        tp = meta["training_params"]
-        return cls(label or f"{tp['architecture']} ({tp['architecture_variant']})", meta, preds)
+        preds = pd.read_parquet(Path(version_dir) / (meta.artifacts.predictions or "predictions.parquet"))
+        return cls(label or meta.training_params.label, meta, preds)
 
 
 @dataclass
@@ -79,16 +78,30 @@ class Row:
     is_baseline: bool = False
     is_naive: bool = False
 
+    @property
+    def collapse_note(self) -> str:
+        return " [collapsed]" if self.metrics.get("collapsed") else ""
+
+    def value(self, key: str) -> Any:
+        """A metric by its key (evaluation.metric_table)."""
+        if key in self.metrics:
+            return self.metrics[key]
+        flat = self.flat()
+        return flat[key] if key in flat else getattr(self, key, None)
+
+    def spread(self, key: str) -> float | None:
+        return None  # one seed
+
     def flat(self) -> dict:
         """The keys the benchmark's decision matrix reads (as a benchmark summary row has them, for one seed)."""
         base = self.dm_vs_baseline or {}
-        naive = {} if self.is_naive else self.metrics["dm_vs_naive"]
+        naive = {} if self.is_naive else (self.metrics.get("dm_vs_naive") or {})
         return {"label": self.label, "architecture": self.architecture, "variant": self.variant,
-                "is_baseline": self.is_baseline, "is_naive": self.is_naive, "test_rmse": self.metrics["test_rmse"],
+                "is_baseline": self.is_baseline, "is_naive": self.is_naive, "test_rmse": self.metrics.get("test_rmse"),
                 "rmse_improvement_pct": self.rmse_improvement_pct, "dm_p_vs_baseline": base.get("p_value"),
                 "dm_p_one_sided_vs_baseline": base.get("p_value_one_sided"),
                 "dm_stat_vs_baseline": base.get("statistic"),
-                "rmse_skill_vs_naive": self.metrics["rmse_skill_vs_naive"],
+                "rmse_skill_vs_naive": self.metrics.get("rmse_skill_vs_naive"),
                 "dm_p_vs_naive": naive.get("p_value"), "dm_p_one_sided_vs_naive": naive.get("p_value_one_sided"),
                 "training_time_s": self.training_time_s, "fit_s_per_1k_windows": self.fit_s_per_1k_windows,
                 "inference_ms_p50": self.inference_ms_p50}
@@ -102,6 +115,24 @@ class Comparison:
     end: str
     baseline: str | None
     notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """What `atb models compare --json` prints (NaN kept) and the benchmark's per-seed results hold."""
+        return {"windows": self.windows, "start": self.start, "end": self.end, "baseline": self.baseline,
+                "notes": self.notes, "rows": [asdict(r) for r in self.rows]}
+
+
+def version_rows(meta: VersionMetadata) -> tuple[Row, Row]:
+    """A version's own test scores, from its metadata, as the model's row and naive persistence's."""
+    tp, ev, perf = meta.training_params, meta.evaluation_results, meta.performance
+    model = Row(label=tp.architecture, architecture=tp.architecture, variant=tp.architecture_variant,
+                version=meta.version_id, metrics=ev.to_json(), training_time_s=perf.training_time_s,
+                fit_s_per_1k_windows=meta.fit_seconds_per_1k_windows(), inference_ms_p50=perf.inference_ms_p50,
+                parameters=perf.parameters)
+    naive = Row(label=NAIVE_LABEL, architecture="naive", variant="", version=None, is_naive=True,
+                metrics={"test_rmse": ev.naive_test_rmse, "test_mae": ev.naive_test_mae, "mape": ev.naive_mape,
+                         "actual_up_pct": ev.actual_up_pct})
+    return model, naive
 
 
 def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Comparison:
@@ -125,12 +156,12 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
     base_idx = next((i for i, e in enumerate(entries) if e.architecture == baseline_architecture), None)
     rows = []
     for e, p in zip(entries, aligned, strict=True):
-        perf = e.metadata.get("performance", {})
+        perf = e.metadata.performance
         rows.append(Row(
-            label=e.label, architecture=e.architecture, variant=e.variant, version=e.metadata.get("version_id"),
-            metrics=_metrics(p, horizon), training_time_s=perf.get("training_time_s"),
-            fit_s_per_1k_windows=fit_seconds_per_1k_windows(e.metadata),
-            inference_ms_p50=perf.get("inference_ms_p50"), parameters=perf.get("parameters"),
+            label=e.label, architecture=e.architecture, variant=e.variant, version=e.metadata.version_id,
+            metrics=_metrics(p, horizon), training_time_s=perf.training_time_s,
+            fit_s_per_1k_windows=e.metadata.fit_seconds_per_1k_windows(),
+            inference_ms_p50=perf.inference_ms_p50, parameters=perf.parameters,
         ))
     if base_idx is not None:
         base, base_pred = rows[base_idx], aligned[base_idx]
@@ -146,7 +177,7 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
     else:
         notes.append(f"no {baseline_architecture} version: improvements vs the baseline are not computed")
     first = aligned[0]
-    naive = Row(label="naive (last close)", architecture="naive", variant="", version=None,
+    naive = Row(label=NAIVE_LABEL, architecture="naive", variant="", version=None,
                 metrics=_naive_metrics(first, horizon), is_naive=True)
     if base_idx is not None:
         naive.rmse_improvement_pct = _improvement(rows[base_idx].metrics["test_rmse"], naive.metrics["test_rmse"])
@@ -154,18 +185,6 @@ def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Co
     times = pd.to_datetime(first["target_time"], utc=True)
     return Comparison(rows + [naive], len(first), f"{times.min():%Y-%m-%d %H:%M}", f"{times.max():%Y-%m-%d %H:%M}",
                       rows[base_idx].label if base_idx is not None else None, notes)
-
-
-def fit_seconds_per_1k_windows(metadata: dict) -> float | None:
-    """Fit time per 1,000 training windows processed: early stopping's epoch count does not distort it."""
-    perf = metadata.get("performance", {})
-    if perf.get("fit_s_per_1k_windows") is not None:  # pooled entries carry the mean of their runs'
-        return perf["fit_s_per_1k_windows"]
-    try:
-        processed = int(metadata["data"]["train"]["n"]) * int(metadata["training_params"]["epochs_run"])
-        return 1000 * float(perf["training_time_s"]) / processed if processed else None
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 # What must agree before two versions' scores mean anything side by side: (plural, value, wording of a value).

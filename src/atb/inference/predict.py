@@ -13,7 +13,8 @@ from atb.data.timeframes import timeframe_delta
 from atb.errors import DataError, ModelError
 from atb.features.indicators import compute_features
 from atb.features.scaler import Scaler
-from atb.registry.store import read_metadata, registry_symbol, trained_on_synthetic
+from atb.registry.metadata import VersionMetadata
+from atb.registry.store import read_metadata, registry_symbol
 
 STALE_BARS = 2  # a newest candle older than this: the forecast is no longer for the coming candle
 OUT_OF_SAMPLE_DAYS = 30  # candles this long after the test split: the model's scores describe another market
@@ -30,10 +31,10 @@ class Forecast:
     warnings: tuple[str, ...] = ()  # for the caller to show; the forecast stands
 
 
-def check_market(meta: dict, version: str, synthetic_candles: bool) -> None:
+def check_market(meta: VersionMetadata, version: str, synthetic_candles: bool) -> None:
     """ModelError unless the candles come from the kind of market (synthetic or real) the model was fitted on."""
-    symbol = meta.get("symbol", "the symbol")
-    synthetic_model = bool(trained_on_synthetic(meta))
+    symbol = meta.symbol or "the symbol"
+    synthetic_model = bool(meta.synthetic)
     if synthetic_model and not synthetic_candles:
         raise ModelError(f"{version} was trained on the synthetic market and cannot forecast real {symbol} candles; "
                          f"use --data-source synthetic, or a model trained on real candles")
@@ -44,15 +45,15 @@ def check_market(meta: dict, version: str, synthetic_candles: bool) -> None:
 
 def forecast_next(version_dir: Path, candles: pd.DataFrame, now: pd.Timestamp | None = None) -> Forecast:
     """`now` (default: the clock) only dates the staleness warning."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # deferred: heavy to import, and `atb predict` loads this module to start with
 
     meta = read_metadata(version_dir)
     synthetic = candles.attrs.get("source") == "synthetic"
     check_market(meta, version_dir.name, synthetic)
-    tp = meta["training_params"]
-    length, timeframe, horizon = int(tp["sequence_length"]), tp["timeframe"], int(tp.get("horizon", 1))
+    tp = meta.training_params
+    length, timeframe, horizon = int(tp.sequence_length), tp.timeframe, tp.bars_ahead
     try:
-        scaler = Scaler.from_dict(json.loads((version_dir / meta["artifacts"]["scaler"]).read_text()))
+        scaler = Scaler.from_dict(json.loads((version_dir / (meta.artifacts.scaler or "scaler.json")).read_text()))
     except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"{version_dir}: cannot read the scaler ({exc})") from None
 
@@ -69,7 +70,8 @@ def forecast_next(version_dir: Path, candles: pd.DataFrame, now: pd.Timestamp | 
     if (times.diff().iloc[1:] != timeframe_delta(timeframe)).any():
         raise DataError(f"the newest {length} candles contain a gap; download or import the missing candles first")
     x = scaler.transform(window)[None, :, :]
-    session = ort.InferenceSession(str(version_dir / meta["onnx"]["file"]), providers=["CPUExecutionProvider"])
+    onnx_file = version_dir / (meta.onnx.file or "model.onnx")
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     scaled = float(session.run(None, {session.get_inputs()[0].name: x})[0].reshape(-1)[0])
     log_return = scaled * scaler.target_std
     last_close = float(candles["close"].iloc[-1])
@@ -82,10 +84,10 @@ def forecast_next(version_dir: Path, candles: pd.DataFrame, now: pd.Timestamp | 
     )
 
 
-def staleness_warnings(meta: dict, last_candle: pd.Timestamp, synthetic: bool,
+def staleness_warnings(meta: VersionMetadata, last_candle: pd.Timestamp, synthetic: bool,
                        now: pd.Timestamp | None = None) -> tuple[str, ...]:
     """Old candles (the forecast is not for the coming candle) and candles long after the model's test split."""
-    timeframe, symbol = meta["training_params"]["timeframe"], meta.get("symbol", "SYMBOL")
+    timeframe, symbol = meta.training_params.timeframe, meta.symbol or "SYMBOL"
     step = timeframe_delta(timeframe)
     out = []
     # The synthetic market ends on a fixed date: there is no "now" to be behind.
@@ -102,11 +104,9 @@ def staleness_warnings(meta: dict, last_candle: pd.Timestamp, synthetic: bool,
     return tuple(out)
 
 
-def _test_end(meta: dict) -> pd.Timestamp | None:
-    data = meta.get("data")
-    test = data.get("test") if isinstance(data, dict) else None
+def _test_end(meta: VersionMetadata) -> pd.Timestamp | None:
     try:
-        end = pd.Timestamp(test["end"]) if isinstance(test, dict) and test.get("end") else None
+        end = pd.Timestamp(meta.data.test.end) if meta.data.test.end else None
     except (TypeError, ValueError):
         return None  # an unreadable date only costs the warning
     return end.tz_localize("UTC") if end is not None and end.tzinfo is None else end

@@ -20,6 +20,9 @@ from datetime import datetime
 from pathlib import Path
 
 from atb.errors import ModelError
+from atb.jsonio import dumps
+from atb.registry.metadata import VersionMetadata
+from atb.registry.version_id import numbered
 
 MODEL_TYPE = "price"
 LATEST = "latest"
@@ -35,14 +38,6 @@ def registry_symbol(symbol: str, synthetic: bool) -> str:
 
 def is_synthetic_folder(folder: str) -> bool:
     return folder.upper().endswith(SYNTHETIC_SUFFIX)
-
-
-def trained_on_synthetic(metadata: dict) -> bool | None:
-    """Whether a version's metadata says it was fitted on the synthetic market (None: it does not say)."""
-    data = metadata.get("data")
-    if not isinstance(data, dict):
-        return None
-    return bool(data["synthetic"]) if "synthetic" in data else data.get("source") == "synthetic"
 
 
 def market_symbol(folder: str) -> str:
@@ -64,10 +59,6 @@ class ModelStore:
 
     def price_dir(self, symbol: str) -> Path:
         return self.root / symbol / MODEL_TYPE
-
-    @staticmethod
-    def version_name(created: datetime, architecture: str, variant: str) -> str:
-        return f"{created:%Y-%m-%d_%H%M%S}_{architecture}_{variant}"
 
     @contextmanager
     def staging(self, symbol: str) -> Iterator[Path]:
@@ -91,8 +82,8 @@ class ModelStore:
     def publish(self, symbol: str, staged: Path, name: str) -> Path:
         """Rename the staged folder into place (never over another version) and point `latest` at it."""
         parent = self.price_dir(symbol)
-        for attempt in range(100):
-            target = parent / (name if attempt == 0 else f"{name}-{attempt + 1}")
+        for copy in range(1, 101):
+            target = parent / numbered(name, copy)
             if target.exists():
                 continue
             _set_version_id(staged, target.name)
@@ -167,13 +158,14 @@ def _set_version_id(staged: Path, name: str) -> None:
     """Keep metadata.json's version_id equal to the folder name when a suffix had to be added."""
     path = staged / "metadata.json"
     if path.is_file():
-        data = json.loads(path.read_text())
-        if data.get("version_id") != name:
-            data["version_id"] = name
-            write_json(path, data)
+        meta = VersionMetadata.from_json(json.loads(path.read_text()))
+        if meta.version_id != name:
+            meta.version_id = name
+            write_metadata(path, meta)
 
 
-def read_metadata(version_dir: Path) -> dict:
+def read_metadata(version_dir: Path) -> VersionMetadata:
+    """A version's metadata.json; ModelError (one line) when it is missing or damaged."""
     path = Path(version_dir) / "metadata.json"
     try:
         data = json.loads(path.read_text())
@@ -181,22 +173,21 @@ def read_metadata(version_dir: Path) -> dict:
         raise ModelError(f"{path}: missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: not valid JSON ({exc})") from None
-    for key in ("training_params", "evaluation_results", "performance"):
-        if not isinstance(data.get(key), dict):
-            raise ModelError(f"{path}: the '{key}' section is missing or damaged")
-    return data
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: not a JSON object")
+    meta = VersionMetadata.from_json(data)
+    if (key := meta.damaged_section()) is not None:
+        raise ModelError(f"{path}: the '{key}' section is missing or damaged")
+    return meta
+
+
+def write_metadata(path: Path, meta: VersionMetadata) -> None:
+    write_json(path, meta.to_json())
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value: object) -> object:
-    if hasattr(value, "item"):
-        return value.item()  # numpy scalars
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    # NaN stays NaN: metadata.json has always been written so (Python's json reads it back).
+    path.write_text(dumps(data, strict=False) + "\n")
 
 
 def _process_alive(pid: int) -> bool:

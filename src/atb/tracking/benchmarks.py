@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atb.jsonio import clean_text, to_jsonable
 from atb.tracking import provenance
 from atb.tracking.engine import get_engine
 from atb.tracking.errors import one_line, warn
 from atb.tracking.migrate import ensure_schema
 from atb.tracking.schema import BenchmarkRun, TrainingRun
 from atb.tracking.settings import database_url, logging_enabled
-from atb.tracking.values import clean_text, to_jsonable
 
 
 def record_benchmark(settings: Mapping[str, Any], results: Mapping[str, Any], decision: str,

@@ -1,12 +1,15 @@
-"""From the dicts the training pipeline hands us to `training_runs` columns. Pure functions: a key that is
-missing or of the wrong type gives None, never an exception (the JSON columns keep everything anyway)."""
+"""From what the training pipeline hands us (the run's parameters, its VersionMetadata) to `training_runs`
+columns. Pure functions: a key that is missing or of the wrong type gives None, never an exception (the JSON
+columns keep everything anyway)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from atb.tracking.values import as_float, as_int, clean_text, parse_time, to_jsonable
+from atb.jsonio import clean_text, to_jsonable
+from atb.registry.metadata import VersionMetadata
+from atb.tracking.values import as_float, as_int, parse_time
 
 # evaluation_results keys stored under the same column name
 _EVALUATION = ("test_rmse", "test_mae", "mape", "directional_accuracy", "directional_p_value",
@@ -56,35 +59,33 @@ def start_columns(run: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def metadata_columns(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """A metadata.json (DESIGN.md) as columns, the whole document included."""
-    params = _dict(metadata.get("training_params"))
-    data = _dict(metadata.get("data"))
-    evaluation = _dict(metadata.get("evaluation_results"))
-    performance = _dict(metadata.get("performance"))
-    dm = _dict(evaluation.get("dm_vs_naive"))
-    ci = evaluation.get("directional_accuracy_ci95")
+def metadata_columns(meta: VersionMetadata) -> dict[str, Any]:
+    """A metadata.json (registry.metadata) as columns, the whole document included."""
+    params, data, evaluation, performance = meta.training_params, meta.data, meta.evaluation_results, meta.performance
+    given = params.to_json()
+    ci = evaluation.directional_accuracy_ci95
     ci = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
     return {
-        "version_id": clean_text(metadata.get("version_id")),
-        "symbol": clean_text(metadata.get("symbol")),
-        "timeframe": clean_text(params.get("timeframe")),
-        "architecture": clean_text(params.get("architecture")),
-        "variant": clean_text(_first(params.get("architecture_variant"), params.get("variant"))),
-        "params": to_jsonable(dict(params)) if params else None,
-        **param_columns(params),
-        "data_source": clean_text(data.get("source")),
-        "data_start": parse_time(_first(params.get("start"), _dict(data.get("train")).get("start"))),
-        "data_end": parse_time(_first(params.get("end"), _dict(data.get("test")).get("end"))),
-        "data_rows": as_int(data.get("rows")),
-        "data_gaps": as_int(data.get("gaps")),
-        **{key: as_float(evaluation.get(key)) for key in _EVALUATION},
+        "version_id": clean_text(meta.version_id),
+        "symbol": clean_text(meta.symbol),
+        "timeframe": clean_text(params.timeframe),
+        "architecture": clean_text(params.architecture),
+        # "variant": a key some hand-made documents use
+        "variant": clean_text(_first(params.architecture_variant, params.other.get("variant"))),
+        "params": to_jsonable(given) if given else None,
+        **param_columns(given),
+        "data_source": clean_text(data.source),
+        "data_start": parse_time(_first(params.start, data.train.start)),
+        "data_end": parse_time(_first(params.end, data.test.end)),
+        "data_rows": as_int(data.rows),
+        "data_gaps": as_int(data.gaps),
+        **{key: as_float(getattr(evaluation, key)) for key in _EVALUATION},
         "directional_accuracy_ci_low": as_float(ci[0]),
         "directional_accuracy_ci_high": as_float(ci[1]),
-        "dm_statistic": as_float(dm.get("statistic")),
-        "dm_p_value": as_float(dm.get("p_value")),
-        **{key: as_float(performance.get(key)) for key in _PERFORMANCE},
-        "parameters": as_int(performance.get("parameters")),
-        "onnx_max_abs_diff": as_float(_dict(metadata.get("onnx")).get("max_abs_diff")),
-        "run_metadata": to_jsonable(dict(metadata)),
+        "dm_statistic": as_float(evaluation.dm_vs_naive.statistic),
+        "dm_p_value": as_float(evaluation.dm_vs_naive.p_value),
+        **{key: as_float(getattr(performance, key)) for key in _PERFORMANCE},
+        "parameters": as_int(performance.parameters),
+        "onnx_max_abs_diff": as_float(meta.onnx.max_abs_diff),
+        "run_metadata": to_jsonable(meta.to_json()),
     }

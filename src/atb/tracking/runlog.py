@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from atb.jsonio import clean_text
+from atb.registry.metadata import VersionMetadata
 from atb.tracking import provenance
 from atb.tracking.engine import get_engine
 from atb.tracking.errors import one_line, warn
@@ -18,7 +20,7 @@ from atb.tracking.mapping import metadata_columns, start_columns
 from atb.tracking.migrate import ensure_schema
 from atb.tracking.schema import FINISHED_STATUSES, TrainingEpoch, TrainingRun, utcnow
 from atb.tracking.settings import database_url, logging_enabled, masked
-from atb.tracking.values import as_float, clean_text
+from atb.tracking.values import as_float
 
 T = TypeVar("T")
 _CONTINUES = "training continues; metadata.json stays the record (`atb db sync` adds it later)"
@@ -73,7 +75,7 @@ class RunLog:
             run_id=run_id, epoch=int(epoch), train_loss=as_float(train_loss), val_loss=as_float(val_loss),
             lr=as_float(lr), seconds=as_float(seconds))))
 
-    def complete(self, metadata: Mapping[str, Any]) -> None:
+    def complete(self, metadata: VersionMetadata) -> None:
         def update(session: Session) -> None:
             columns = metadata_columns(metadata)
             row = session.get(TrainingRun, self.run_id) if self.run_id is not None else None

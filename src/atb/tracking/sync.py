@@ -8,18 +8,19 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
+from atb.jsonio import clean_text
+from atb.registry.metadata import VersionMetadata
 from atb.registry.store import market_symbol
 from atb.tracking.engine import database_errors, get_engine
 from atb.tracking.mapping import metadata_columns
 from atb.tracking.migrate import ensure_schema
 from atb.tracking.schema import TrainingRun
-from atb.tracking.values import clean_text, parse_time
+from atb.tracking.values import parse_time
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _known_runs(session: Session) -> dict[str, list[tuple[int, str | None, str]]
     return known
 
 
-def _read(path: Path, report: SyncReport) -> dict[str, Any] | None:
+def _read(path: Path, report: SyncReport) -> VersionMetadata | None:
     try:
         metadata = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -82,10 +83,10 @@ def _read(path: Path, report: SyncReport) -> dict[str, Any] | None:
     if not isinstance(metadata, dict):
         report.errors.append((path, "not a JSON object"))
         return None
-    return metadata
+    return VersionMetadata.from_json(metadata)  # lenient: the run log keeps what a sparse document has
 
 
-def _sync_one(engine: Engine, path: Path, metadata: dict[str, Any],
+def _sync_one(engine: Engine, path: Path, metadata: VersionMetadata,
               known: dict[str, list[tuple[int, str | None, str]]], report: SyncReport) -> None:
     columns = metadata_columns(metadata)
     version = columns["version_id"] or path.parent.name
@@ -101,16 +102,16 @@ def _sync_one(engine: Engine, path: Path, metadata: dict[str, Any],
             assert row is not None
             report.completed.append(version)
         else:
-            row = TrainingRun(origin="sync", started_at=parse_time(metadata.get("started_at")),
-                              host=clean_text(metadata.get("host")),
-                              atb_version=clean_text(metadata.get("atb_version")),
-                              git_commit=clean_text(metadata.get("git_commit")))
+            extra = metadata.other  # top-level keys no atb writes today, used if a document has them
+            row = TrainingRun(origin="sync", started_at=parse_time(extra.get("started_at")),
+                              host=clean_text(extra.get("host")), atb_version=clean_text(metadata.atb_version),
+                              git_commit=clean_text(extra.get("git_commit")))
             session.add(row)
             report.added.append(version)
         for name, value in columns.items():
             if value is not None:
                 setattr(row, name, value)
         row.status, row.error = "completed", None
-        row.finished_at = row.finished_at or parse_time(metadata.get("created_at"))
+        row.finished_at = row.finished_at or parse_time(metadata.created_at)
         session.flush()
         known.setdefault(version, []).insert(0, (row.id, symbol, "completed"))

@@ -16,9 +16,33 @@ import pandas as pd
 
 from atb import __version__
 from atb.config import models_dir as default_models_dir
+from atb.data.candles import find_gaps
 from atb.data.timeframes import bars_per_day, timeframe_delta, timeframe_seconds
 from atb.errors import AtbError, ModelError, UsageError
-from atb.registry.store import is_synthetic_folder, market_symbol, registry_symbol
+from atb.registry.metadata import (
+    SCHEMA_VERSION,
+    Artifacts,
+    DataInfo,
+    Environment,
+    EpochRecord,
+    Evaluation,
+    Interval,
+    Onnx,
+    Performance,
+    Split,
+    SyntheticParams,
+    TrainingParams,
+    VersionMetadata,
+)
+from atb.registry.store import (
+    ModelStore,
+    is_synthetic_folder,
+    market_symbol,
+    registry_symbol,
+    write_json,
+    write_metadata,
+)
+from atb.registry.version_id import version_name
 
 DATA_SOURCES = ("exchange", "file", "synthetic")
 
@@ -110,7 +134,7 @@ class SilentReporter:
 @dataclass
 class TrainOutcome:
     version_dir: Path
-    metadata: dict
+    metadata: VersionMetadata
 
 
 @dataclass
@@ -130,7 +154,7 @@ class FittedRun:
     device: Any  # torch.device
     batch_size: int
     predictions: pd.DataFrame  # target_time, last_close, actual_close, predicted_close
-    evaluation: dict
+    evaluation: dict  # evaluate_forecasts() plus the fit's losses
 
     @property
     def synthetic(self) -> bool:
@@ -161,11 +185,11 @@ def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOut
 
 
 def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> TrainOutcome:
+    # torch, scipy and what imports them: deferred for start-up time (`atb --help`, `atb predict`)
     import torch
 
     from atb.evaluation.metrics import evaluate_forecasts
     from atb.models.factory import build_model, model_config
-    from atb.registry.store import ModelStore
     from atb.training.device import busy_cores_warning, configure_threads, default_batch_size, resolve_device
     from atb.training.trainer import DeviceData, TrainConfig, fit, predict, seed_everything
 
@@ -186,7 +210,7 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     config = model_config(req.architecture, req.variant, len(dataset.feature_names), req.sequence_length)
     seed_everything(req.seed)
     model = build_model(req.architecture, config)
-    name = ModelStore.version_name(created, req.architecture, req.variant)
+    name = version_name(created, req.architecture, req.variant)
     run_log.start({
         "version_id": name, "symbol": req.symbol, "timeframe": req.timeframe,
         "architecture": req.architecture, "variant": req.variant, "params": _params(req, batch_size),
@@ -262,14 +286,14 @@ def prepare_data(req: TrainRequest, reporter: Reporter | None = None) -> tuple[p
     return candles, dataset
 
 
-def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, dict]:
+def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, VersionMetadata]:
     """Write every artifact into a staging folder, check ONNX parity, then publish atomically."""
+    # torch, onnx and onnxruntime: deferred for start-up time
     import torch
     from safetensors.torch import save as safetensors_bytes
 
     from atb.evaluation.latency import measure_latency
     from atb.models.export import check_parity, export_onnx
-    from atb.registry.store import write_json
 
     with store.staging(run.registry_folder) as staged:
         reporter.stage("Saving weights and exporting to ONNX")
@@ -285,68 +309,67 @@ def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, dict
         latency = measure_latency(staged / "model.onnx", test_windows[-1:], _batch_of(test_windows, 256))
         run.predictions.to_parquet(staged / "predictions.parquet", index=False)
         metadata = _metadata(run, opset, max_abs_diff, latency)
-        write_json(staged / "metadata.json", metadata)
+        write_metadata(staged / "metadata.json", metadata)
         version_dir = store.publish(run.registry_folder, staged, run.name)
 
-    metadata["version_id"] = version_dir.name
+    metadata.version_id = version_dir.name
     return version_dir, metadata
 
 
-def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) -> dict:
+def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) -> VersionMetadata:
     """metadata.json, in DESIGN.md's schema (the guide's jq queries read it) plus what we know besides."""
+    # torch: deferred for start-up time
     import torch
 
     from atb.models.factory import count_parameters
 
     req, dataset, candles, result, device = run.req, run.dataset, run.candles, run.result, run.device
-    metadata = {
-        "symbol": req.symbol, "model_type": "price", "version_id": run.name,
-        "created_at": run.created.strftime("%Y-%m-%dT%H:%M:%SZ"), "atb_version": __version__,
-        "training_params": {
-            "architecture": req.architecture, "architecture_variant": req.variant, **_params(req, run.batch_size),
-            "start": dataset.split_info("train")["start"], "end": dataset.split_info("test")["end"],
-            "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-            "stopped_early": result.stopped_early, "device": str(device), "threads": torch.get_num_threads(),
-            "features": dataset.feature_names, "target": f"log_return_{req.horizon}",
-        },
-        "model_config": run.config,
-        "data": {
-            "source": run.source_label, "synthetic": run.synthetic,
-            "rows": len(candles), "gaps": _gap_count(candles, req.timeframe),
-            "first_candle": candles["open_time"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "last_candle": candles["open_time"].iloc[-1].strftime("%Y-%m-%dT%H:%M:%SZ"),
-            **{k: dataset.split_info(k) for k in ("train", "validation", "test")},
-        },
-        "evaluation_results": run.evaluation,
-        "performance": {
-            "training_time_s": result.training_time_s,
+    return VersionMetadata(
+        schema_version=SCHEMA_VERSION, symbol=req.symbol, model_type="price", version_id=run.name,
+        created_at=_iso(run.created), atb_version=__version__,
+        training_params=TrainingParams(
+            architecture=req.architecture, architecture_variant=req.variant, **_params(req, run.batch_size),
+            start=dataset.split_info("train")["start"], end=dataset.split_info("test")["end"],
+            epochs_run=result.epochs_run, best_epoch=result.best_epoch, stopped_early=result.stopped_early,
+            device=str(device), threads=torch.get_num_threads(), features=dataset.feature_names,
+            target=f"log_return_{req.horizon}", receptive_field=run.config.get("receptive_field"),
+            # the test interval was given (a walk-forward fold), not 15% by count
+            test_interval=None if req.test_start is None else Interval(
+                start=_iso(req.test_start), end=None if req.end is None else _iso(req.end)),
+        ),
+        model_config=run.config,
+        data=DataInfo(
+            source=run.source_label, synthetic=run.synthetic, rows=len(candles),
+            gaps=_gap_count(candles, req.timeframe), first_candle=_iso(candles["open_time"].iloc[0]),
+            last_candle=_iso(candles["open_time"].iloc[-1]),
+            **{k: Split.from_json(dataset.split_info(k)) for k in ("train", "validation", "test")},
+            synthetic_params=SyntheticParams(seed=req.synthetic_seed, ar_coef=req.synthetic_ar_coef)
+            if run.synthetic else None,
+        ),
+        evaluation_results=Evaluation.from_json(run.evaluation),
+        performance=Performance(
+            training_time_s=result.training_time_s,
             # The speed criterion: comparable across runs that early stopping ended after different epochs.
-            "fit_s_per_1k_windows": 1000 * result.training_time_s / (len(dataset.anchors["train"]) * result.epochs_run),
+            fit_s_per_1k_windows=1000 * result.training_time_s / (len(dataset.anchors["train"]) * result.epochs_run),
             **{k: latency[k] for k in ("inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s")},
-            "parameters": count_parameters(run.model),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
-            "latency_threads": 1, "throughput_batch": latency["batch_size_for_throughput"],
-        },
-        "onnx": {"file": "model.onnx", "opset": opset, "max_abs_diff": max_abs_diff,
-                 "input": "window", "input_shape": ["batch", req.sequence_length, len(dataset.feature_names)]},
-        "artifacts": {"weights": "model.safetensors", "onnx": "model.onnx", "scaler": "scaler.json",
-                      "predictions": "predictions.parquet"},
-        "training_history": [asdict(h) for h in result.history],
-        "environment": {"host": socket.gethostname(), "python": platform.python_version(),
-                        "torch": torch.__version__, "platform": platform.platform()},
-    }
-    if run.synthetic:
-        metadata["data"]["synthetic_params"] = {"seed": req.synthetic_seed, "ar_coef": req.synthetic_ar_coef}
-    if "receptive_field" in run.config:
-        metadata["training_params"]["receptive_field"] = run.config["receptive_field"]
-    if req.test_start is not None:  # the test interval was given (a walk-forward fold), not 15% by count
-        metadata["training_params"]["test_interval"] = {
-            "start": req.test_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "end": None if req.end is None else req.end.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if req.extra:
-        metadata["extra"] = req.extra
-    return metadata
+            parameters=count_parameters(run.model),
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            peak_gpu_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+            latency_threads=1, throughput_batch=latency["batch_size_for_throughput"],
+        ),
+        onnx=Onnx(file="model.onnx", opset=opset, max_abs_diff=max_abs_diff, input="window",
+                  input_shape=["batch", req.sequence_length, len(dataset.feature_names)]),
+        artifacts=Artifacts(weights="model.safetensors", onnx="model.onnx", scaler="scaler.json",
+                            predictions="predictions.parquet"),
+        training_history=[EpochRecord.from_json(asdict(h)) for h in result.history],
+        environment=Environment(host=socket.gethostname(), python=platform.python_version(),
+                                torch=torch.__version__, platform=platform.platform()),
+        extra=req.extra or None,
+    )
+
+
+def _iso(moment: datetime | pd.Timestamp) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _params(req: TrainRequest, batch_size: int) -> dict:
@@ -364,6 +387,4 @@ def _batch_of(windows: np.ndarray, size: int) -> np.ndarray:
 
 
 def _gap_count(candles: pd.DataFrame, timeframe: str) -> int:
-    from atb.data.candles import find_gaps
-
     return find_gaps(candles, timeframe).count
