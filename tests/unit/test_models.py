@@ -8,7 +8,10 @@ import torch
 from atb.errors import UsageError
 from atb.models.cnn_lstm import CNNLSTM, CNNLSTMConfig
 from atb.models.export import check_parity, export_onnx
-from atb.models.factory import ARCHITECTURES, VARIANTS, build_model, count_parameters, model_config
+from atb.models.factory import build_model, count_parameters, model_config
+from atb.models.registry import VARIANTS, names
+
+ARCHITECTURES = names()
 
 N_FEATURES, LENGTH = 17, 60
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from atb.evaluation.metrics import evaluate_forecasts
 from atb.evaluation.stats import diebold_mariano
+from atb.models import registry as architectures
 
 SIGNIFICANCE = 0.05
 
@@ -104,8 +105,10 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
 
 
-def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Comparison:
-    """Score every entry on the target times they all share, plus naive persistence on the same ones."""
+def compare(entries: list[Entry], baseline_architecture: str | None = None) -> Comparison:
+    """Score every entry on the target times they all share, plus naive persistence on the same ones.
+    The baseline is the table's (atb.models.registry) unless named."""
+    baseline_architecture = baseline_architecture or architectures.baseline().name
     if not entries:
         raise ValueError("nothing to compare")
     horizon = check_comparable(entries)
