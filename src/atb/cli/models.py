@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
+from atb.cli import options as opt
 from atb.cli.console import out, warn
+from atb.training.request import TrainRequest
 
 app = typer.Typer(help="Inspect and compare trained model versions.", no_args_is_help=True)
-
-MODELS_DIR_HELP = "Registry root (default $ATB_MODELS_DIR or src/ml/models)."
 
 
 def _store(models_dir: Path | None):
@@ -24,8 +24,8 @@ def _store(models_dir: Path | None):
 @app.command("list")
 def list_models(
     symbol: str | None = typer.Argument(None, help="Only this symbol."),
-    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    models_dir: opt.ModelsDir = None,
+    as_json: opt.Json = False,
 ) -> None:
     """List model versions with their headline test metrics."""
     from rich.table import Table
@@ -73,9 +73,9 @@ def list_models(
 @app.command("show")
 def show(
     symbol: str = typer.Argument(..., help="Market symbol, e.g. BTCUSDT."),
-    version: str | None = typer.Option(None, "--version", "-v", help="Version folder name (default: latest)."),
-    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print metadata.json."),
+    version: opt.Version = None,
+    models_dir: opt.ModelsDir = None,
+    as_json: opt.Json = False,
 ) -> None:
     """Show one version: its summary table, or its metadata as JSON."""
     from atb.cli.summary import training_summary
@@ -96,8 +96,8 @@ def compare_cmd(
     versions: list[str] | None = typer.Option(None, "--version", "-v",
                                               help="Versions to compare (repeat); default: the newest of each "
                                                    "architecture and variant."),
-    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    models_dir: opt.ModelsDir = None,
+    as_json: opt.Json = False,
 ) -> None:
     """Compare versions on their shared test windows, with the naive row and DM tests vs the baseline."""
     from atb.cli.summary import comparison_lines, comparison_table, comparison_to_dict
@@ -144,12 +144,12 @@ def compare_cmd(
 
 def predict(
     symbol: str = typer.Argument(..., help="Market symbol, e.g. BTCUSDT."),
-    version: str | None = typer.Option(None, "--version", "-v", help="Version folder name (default: latest)."),
-    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
-    exchange: str = typer.Option("binance", "--exchange", help="Whose cached candles to use."),
-    data_file: Path | None = typer.Option(None, "--data-file", help="Read candles from this file, not the cache."),
+    version: opt.Version = None,
+    models_dir: opt.ModelsDir = None,
+    exchange: opt.Exchange = TrainRequest.exchange,
+    data_file: opt.DataFile = None,
     data_source: str = typer.Option("cache", "--data-source", help="cache, file or synthetic."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: opt.Json = False,
 ) -> None:
     """Forecast the next close of SYMBOL from the newest candles (ONNX Runtime only, no torch).
 
@@ -170,8 +170,9 @@ def predict(
     market = meta.get("symbol") or market_symbol(symbol)
     params = meta.get("data", {}).get("synthetic_params", {})  # the very synthetic market the model was fitted on
     candles = newest_candles(source, market, tp["timeframe"], int(tp["sequence_length"]) + 200,
-                             exchange=exchange, data_file=data_file, synthetic_seed=params.get("seed", 7),
-                             synthetic_ar_coef=params.get("ar_coef", 0.1))
+                             exchange=exchange, data_file=data_file,
+                             synthetic_seed=params.get("seed", TrainRequest.synthetic_seed),
+                             synthetic_ar_coef=params.get("ar_coef", TrainRequest.synthetic_ar_coef))
     fc = forecast_next(path, candles)
     for line in fc.warnings:
         warn(escape(line))
