@@ -19,7 +19,9 @@ from atb.models import registry as architectures
 
 
 def _model_type_help() -> str:
-    return f"{architectures.choices_text()}."
+    """``cnn_lstm (baseline), attention_lstm or tcn.``"""
+    items = [f"{a.name} ({a.note})" if a.note else a.name for a in architectures.architectures()]
+    return f"{', '.join(items[:-1])} or {items[-1]}." if len(items) > 1 else f"{items[0]}."
 
 
 def _models_help() -> str:

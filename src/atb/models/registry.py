@@ -51,6 +51,7 @@ def unregister(name: str) -> None:
     _TABLE.pop(name, None)
 
 
+# The table: one line per architecture (its facts are read without importing torch; see above).
 register(Architecture("cnn_lstm", "atb.models.cnn_lstm", "CNN-LSTM", "tab:gray", "baseline", baseline=True))
 register(Architecture("attention_lstm", "atb.models.attention_lstm", "Attention-LSTM", "tab:green",
                       challenger=True))
@@ -82,12 +83,6 @@ def check(name: str, variant: str) -> None:
 
 def baseline() -> Architecture:
     return next(a for a in _TABLE.values() if a.baseline)
-
-
-def choices_text() -> str:
-    """``cnn_lstm (baseline), attention_lstm or tcn``: the --model-type choices for help texts."""
-    items = [f"{a.name} ({a.note})" if a.note else a.name for a in _TABLE.values()]
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 def load(name: str) -> ArchitectureSpec:

@@ -16,7 +16,7 @@ A hyper-parameter search space (a trial -> field values, like a variant) belongs
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -30,4 +30,4 @@ class ArchitectureSpec:
     model: Callable[[Any], Any]  # an nn.Module class
     variants: Mapping[str, Mapping[str, Any]]
     derived: Callable[[Any], dict] = _no_facts
-    reported: tuple[str, ...] = field(default=())
+    reported: tuple[str, ...] = ()
