@@ -9,9 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from atb.cli.console import show_library_warnings
+
 # Tests start several training processes at once; one torch thread each keeps them from waiting on each other
 # (two spinning threads per process on 2 cores made fits 50x slower). Results do not depend on it.
 os.environ.setdefault("ATB_THREADS", "1")
+
+# The library logs its warnings and the CLI renders them as `warning: ...` lines on stderr; tests that call the
+# library directly read them from stderr the same way.
+show_library_warnings()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"  # absent in a fresh clone: tests using it skip

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from atb.models.factory import ARCHITECTURES, VARIANTS
+from atb.models.registry import VARIANTS, names
 from atb.training.pipeline import TrainOutcome, TrainRequest, train_model
 
 SIGNAL_AR = 0.6
@@ -22,6 +22,7 @@ SIGNAL_EPOCHS = 8
 SMALL_DAYS = 10
 SMALL_EPOCHS = 2
 SEED = 42
+ARCHITECTURES = names()  # the built-in ones (a test may register more later)
 
 
 @dataclass

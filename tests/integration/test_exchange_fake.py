@@ -45,7 +45,7 @@ def fake(market: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, data_dir: Path) 
 
 
 def get(start: str | pd.Timestamp, end: str | pd.Timestamp = END, **kw) -> exchange_module.DownloadResult:
-    kw = {"now": NOW, "progress": False, "policy": FAST, **kw}
+    kw = {"now": NOW, "policy": FAST, **kw}
     return download_candles("binance", "BTCUSDT", "1h", t(start) if isinstance(start, str) else start,
                             t(end) if isinstance(end, str) else end, **kw)
 
@@ -214,23 +214,23 @@ def test_malformed_answers(fake: FakeBinance, fault: Fault, problem: str) -> Non
 
 def test_unknown_symbol(fake: FakeBinance) -> None:
     with pytest.raises(UsageError, match="unknown symbol DOGEUSDT on binance"):
-        download_candles("binance", "DOGE/USDT", "1h", t("2024-02-20"), END, now=NOW, progress=False)
+        download_candles("binance", "DOGE/USDT", "1h", t("2024-02-20"), END, now=NOW)
     assert fake.count(KLINES) == 0
 
 
 def test_unknown_exchange(data_dir: Path) -> None:
     with pytest.raises(UsageError, match="unknown exchange 'binanse'"):
-        download_candles("binanse", "BTCUSDT", "1h", t("2024-02-20"), END, progress=False)
+        download_candles("binanse", "BTCUSDT", "1h", t("2024-02-20"), END)
 
 
 def test_unsupported_timeframe(fake: FakeBinance) -> None:
     with pytest.raises(UsageError, match="unknown timeframe '7h'"):
-        download_candles("binance", "BTCUSDT", "7h", t("2024-02-20"), END, now=NOW, progress=False)
+        download_candles("binance", "BTCUSDT", "7h", t("2024-02-20"), END, now=NOW)
 
 
 def test_load_exchange_candles_api(fake: FakeBinance) -> None:
     frame = load_exchange_candles("binance", "BTC/USDT", "1h", t("2024-02-01"), t("2024-02-02"),
-                                  progress=False, policy=FAST)
+                                  policy=FAST)
     assert len(frame) == 25
     assert frame.attrs["source"] == "exchange:binance"
     assert str(frame["open_time"].dtype) == "datetime64[ns, UTC]"

@@ -61,7 +61,7 @@ def fake(source: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, data_dir: Path) 
 
 
 def get(first: pd.Timestamp = FIRST, last: pd.Timestamp = LAST, **kw) -> exchange_module.DownloadResult:
-    kw = {"now": NOW, "progress": False, "policy": FAST, "page_limit": LIMIT, **kw}
+    kw = {"now": NOW, "policy": FAST, "page_limit": LIMIT, **kw}
     return download_candles("binance", kw.pop("symbol", "BTCUSDT"), "1h", first, last, **kw)
 
 

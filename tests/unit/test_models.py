@@ -1,14 +1,21 @@
 """Every architecture and variant builds, sizes grow with the variant, the TCN is causal and covers
 the window, and the ONNX export matches PyTorch with a dynamic batch axis."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 from atb.errors import UsageError
+from atb.models import registry
 from atb.models.cnn_lstm import CNNLSTM, CNNLSTMConfig
 from atb.models.export import check_parity, export_onnx
-from atb.models.factory import ARCHITECTURES, VARIANTS, build_model, count_parameters, model_config
+from atb.models.factory import build_model, count_parameters, model_config
+from atb.models.registry import VARIANTS, names
+
+ARCHITECTURES = names()
 
 N_FEATURES, LENGTH = 17, 60
 
@@ -98,3 +105,26 @@ def test_onnx_parity_with_an_odd_sequence_length(architecture, tmp_path):
     export_onnx(model, torch.randn(2, 61, N_FEATURES), path)
     windows = np.random.default_rng(0).normal(size=(5, 61, N_FEATURES)).astype(np.float32)
     assert check_parity(path, model, windows) <= 1e-4
+
+
+def test_the_table_names_every_architecture_without_importing_torch():
+    code = ("import sys; import atb.cli.main; from atb.models import registry; "
+            "print(','.join(registry.names())); print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.split() == [",".join(ARCHITECTURES), "False"]
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_each_module_declares_its_spec(architecture):
+    spec = registry.load(architecture)
+    assert tuple(spec.variants) == VARIANTS
+    assert set(spec.reported) <= set(model_config(architecture, "default", N_FEATURES, LENGTH))
+
+
+def test_the_table_has_one_baseline_and_unique_names():
+    assert [a.name for a in registry.architectures() if a.baseline] == ["cnn_lstm"]
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(registry.get("tcn"))
+    with pytest.raises(ValueError, match="already a baseline"):
+        registry.register(registry.Architecture("other", "x", "Other", "k", baseline=True))
+    assert registry.names() == ARCHITECTURES

@@ -4,6 +4,7 @@ the CNN-LSTM baseline and naive persistence, judged by the guide's decision matr
     settings.py  presets and argument checks      plan.py      runs, seeds, fold ends
     runner.py    train_model per run, failures    aggregate.py mean ± std across seeds, pooled DM tests
     decision.py  Scenarios 1-5                    report.py    phase1_report.md
-    plots.py     phase1_comparison.png            progress.py  rich progress on stderr
-    phase1.py    all of it, plus the files and the run log
+    plots.py     phase1_comparison.png            phase1.py    all of it, plus the files and the run log
+
+Progress reaches the command line through runner.Observer (cli/progress.py renders it).
 """

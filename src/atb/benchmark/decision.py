@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from atb.evaluation.metric_table import fmt_p
+from atb.models import registry as architectures
 
 SIGNIFICANCE = 0.05
 FAST_RATIO = 0.75  # "clearly the fastest": at least a quarter faster than the next architecture
@@ -113,7 +114,8 @@ class Decision:
             out += [f"  - {step}" for step in s.steps]
             out.append(f"  Why (the guide's reading): {s.why}")
         if self.scenario_5_reason:
-            out.append(f"TCN: {self.scenario_5_reason}")
+            out.append(f"{_display(a for a in architectures.architectures() if a.speed_candidate)}: "
+                       f"{self.scenario_5_reason}")
         out.append(self.naive_statement)
         out += [f"Caveat: {c}" for c in self.caveats]
         return out
@@ -126,14 +128,14 @@ def decide(rows: list[dict], smoke_test: bool = False, windows: int | None = Non
     """``windows``: the pooled test windows every model was scored on (None: not known, not checked)."""
     models = [r for r in rows if not r.get("is_naive")]
     naive = next((r for r in rows if r.get("is_naive")), None)
-    decision = _attention_vs_baseline(models)
+    decision = _challenger_vs_baseline(models)
     decision.beats_naive = [r["label"] for r in models if _beats_naive(r, naive)]
     decision.naive_statement = (
         f"Beats naive persistence (lower RMSE, one-sided DM p < {SIGNIFICANCE}, lower in every seed): "
         f"{', '.join(decision.beats_naive)}." if decision.beats_naive else
         f"No model beats naive persistence (next close = last close) with one-sided DM p < {SIGNIFICANCE}."
     )
-    decision.scenario_5, decision.scenario_5_reason = _tcn_is_fast_and_similar(models)
+    decision.scenario_5, decision.scenario_5_reason = _speed_candidate_is_fast_and_similar(models)
     decision.smoke_test = smoke_test
     if smoke_test:
         decision.too_small = (f"a smoke test ({windows} test windows)" if windows else "a smoke test") + (
@@ -153,23 +155,26 @@ def decide(rows: list[dict], smoke_test: bool = False, windows: int | None = Non
     return decision
 
 
-def _attention_vs_baseline(models: list[dict]) -> Decision:
+def _challenger_vs_baseline(models: list[dict]) -> Decision:
     baseline = next((r for r in models if r.get("is_baseline")), None)
-    attention = [r for r in models if r["architecture"] == "attention_lstm"]
+    names = {a.name for a in architectures.architectures() if a.challenger}
+    rows = [r for r in models if r["architecture"] in names]
     if baseline is None:
-        return Decision(None, None, "no CNN-LSTM baseline result (not benchmarked, or every baseline run failed)")
-    if not attention:
-        return Decision(None, None, "no Attention-LSTM result (not benchmarked, or every run failed)")
-    att = next((r for r in attention if r["variant"] == "default"), attention[0])
-    imp = _num(att.get("rmse_improvement_pct"))
+        return Decision(None, None, f"no {architectures.baseline().display} baseline result (not benchmarked, or "
+                                    "every baseline run failed)")
+    if not rows:
+        return Decision(None, None, f"no {_display(architectures.get(n) for n in names)} result (not "
+                                    "benchmarked, or every run failed)")
+    row = next((r for r in rows if r["variant"] == "default"), rows[0])
+    imp = _num(row.get("rmse_improvement_pct"))
     if imp is None:
-        return Decision(None, None, f"{att['label']}: no RMSE improvement vs {baseline['label']} could be computed")
+        return Decision(None, None, f"{row['label']}: no RMSE improvement vs {baseline['label']} could be computed")
     nominal = 1 if imp >= 10 else 2 if imp >= 5 else 3 if imp > 0 else 4
-    better = _claim(imp, att.get("rmse_improvement_pct_seeds"), _num(att.get("dm_p_one_sided_vs_baseline")))
-    worse = _claim(-imp, [None if v is None else -v for v in att.get("rmse_improvement_pct_seeds") or []] or None,
-                   _complement(_num(att.get("dm_p_one_sided_vs_baseline"))))
+    better = _claim(imp, row.get("rmse_improvement_pct_seeds"), _num(row.get("dm_p_one_sided_vs_baseline")))
+    worse = _claim(-imp, [None if v is None else -v for v in row.get("rmse_improvement_pct_seeds") or []] or None,
+                   _complement(_num(row.get("dm_p_one_sided_vs_baseline"))))
     p = better.p if imp > 0 else worse.p
-    what = (f"{att['label']} RMSE {'improvement' if imp > 0 else 'change'} vs {baseline['label']} is {imp:+.1f}% "
+    what = (f"{row['label']} RMSE {'improvement' if imp > 0 else 'change'} vs {baseline['label']} is {imp:+.1f}% "
             f"(pooled over seeds and windows; one-sided DM p={fmt_p(p)} for {'lower' if imp > 0 else 'higher'} "
             f"loss{better.seed_text if imp > 0 else worse.seed_text})")
     if nominal in (1, 2) and not better.holds:
@@ -207,26 +212,27 @@ def _claim(pooled: float, seeds: list | None, p_one_sided: float | None) -> _Cla
     return _Claim(pooled > 0 and significant and every, p_one_sided, ", ".join(missing), seed_text)
 
 
-def _tcn_is_fast_and_similar(models: list[dict]) -> tuple[bool, str]:
+def _speed_candidate_is_fast_and_similar(models: list[dict]) -> tuple[bool, str]:
     key = "fit_s_per_1k_windows"
-    tcns = [r for r in models if r["architecture"] == "tcn" and _num(r.get(key)) is not None]
-    others = [r for r in models if r["architecture"] != "tcn" and _num(r.get(key)) is not None]
+    names = {a.name for a in architectures.architectures() if a.speed_candidate}
+    candidates = [r for r in models if r["architecture"] in names and _num(r.get(key)) is not None]
+    others = [r for r in models if r["architecture"] not in names and _num(r.get(key)) is not None]
     rmses = [_num(r.get("test_rmse")) for r in models if _num(r.get("test_rmse")) is not None]
-    if not tcns or not others or not rmses:
+    if not candidates or not others or not rmses:
         return False, ""
     best_rmse = min(rmses)
     fastest_other = min(others, key=lambda r: r[key])
     notes = []
-    for tcn in sorted(tcns, key=lambda r: r[key]):
-        ratio = tcn[key] / fastest_other[key]
-        gap = (tcn["test_rmse"] - best_rmse) / best_rmse
+    for row in sorted(candidates, key=lambda r: r[key]):
+        ratio = row[key] / fastest_other[key]
+        gap = (row["test_rmse"] - best_rmse) / best_rmse
         # With seeds, "clearly" also means the gap is larger than the run-to-run noise (one std each).
-        noise = (_num(tcn.get(f"{key}_std")) or 0) + (_num(fastest_other.get(f"{key}_std")) or 0)
-        fast = ratio <= FAST_RATIO and tcn[key] + noise < fastest_other[key]
+        noise = (_num(row.get(f"{key}_std")) or 0) + (_num(fastest_other.get(f"{key}_std")) or 0)
+        fast = ratio <= FAST_RATIO and row[key] + noise < fastest_other[key]
         similar = gap <= SIMILAR_RMSE
-        text = (f"{tcn['label']} fits 1,000 training windows in {tcn[key]:.3f}s, {ratio:.2f}x the time of the fastest "
+        text = (f"{row['label']} fits 1,000 training windows in {row[key]:.3f}s, {ratio:.2f}x the time of the fastest "
                 f"other architecture ({fastest_other['label']}, {fastest_other[key]:.3f}s; criterion: fit time per "
-                f"1,000 training windows processed){_latency_text(tcn, fastest_other)}; its RMSE is "
+                f"1,000 training windows processed){_latency_text(row, fastest_other)}; its RMSE is "
                 f"{100 * gap:.1f}% above the best")
         if fast and similar:
             return True, (f"{text} (clearly fastest: <= {FAST_RATIO}x and beyond the seeds' spread; "
@@ -237,8 +243,8 @@ def _tcn_is_fast_and_similar(models: list[dict]) -> tuple[bool, str]:
     return False, notes[0]
 
 
-def _latency_text(tcn: dict, other: dict) -> str:
-    a, b = _num(tcn.get("inference_ms_p50")), _num(other.get("inference_ms_p50"))
+def _latency_text(row: dict, other: dict) -> str:
+    a, b = _num(row.get("inference_ms_p50")), _num(other.get("inference_ms_p50"))
     return "" if a is None or b is None else f"; ONNX p50 {a:.3f} ms vs {b:.3f} ms"
 
 
@@ -250,6 +256,10 @@ def _beats_naive(row: dict, naive: dict | None) -> bool:
     skill = _num(row.get("rmse_skill_vs_naive"))
     pooled = skill if skill is not None else (1.0 if naive_rmse is not None else 0.0)
     return _claim(pooled, row.get("rmse_skill_vs_naive_seeds"), _num(row.get("dm_p_one_sided_vs_naive"))).holds
+
+
+def _display(archs) -> str:
+    return " / ".join(a.display for a in archs)
 
 
 def _complement(p: float | None) -> float | None:

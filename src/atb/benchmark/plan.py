@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from atb.benchmark.settings import BenchSettings, ModelChoice
+from atb.data.loader import load_market
 from atb.data.timeframes import bars_per_day, timeframe_delta
 from atb.errors import DataError
-from atb.training.pipeline import TrainRequest
+from atb.features.dataset import build_dataset, split_anchors
+from atb.training.request import TrainRequest
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,6 @@ def target_bars(settings: BenchSettings) -> int:
 
 def bars_per_test_split(settings: BenchSettings) -> int:
     """Length of the test split in candles, as the dataset builder splits a gap-free span."""
-    from atb.features.dataset import build_dataset, split_anchors
-
     fractions = inspect.signature(build_dataset).parameters["fractions"].default
     try:
         return len(split_anchors(np.arange(target_bars(settings)), fractions, horizon=1)["test"])
@@ -111,13 +111,10 @@ def train_request(settings: BenchSettings, spec: RunSpec) -> TrainRequest:
 def resolve_last_candle(settings: BenchSettings) -> pd.Timestamp:
     """The newest candle the data source has (the exchange's last closed one) at or before --end-date, asked
     for once."""
-    from atb.data.loader import load_market
-
     candles = load_market(
         settings.data_source, settings.symbol, settings.timeframe, start=None, end=settings.end, history_bars=0,
         target_bars=1, data_file=settings.data_file, exchange=TrainRequest.exchange,
-        seed=TrainRequest.synthetic_seed, progress=False,
-        ar_coef=settings.synthetic_ar_coef,
+        seed=TrainRequest.synthetic_seed, ar_coef=settings.synthetic_ar_coef,
     )
     return candles["open_time"].iloc[-1]
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from atb.benchmark.aggregate import Summary
+from atb.models import registry as architectures
 
-COLORS = {"cnn_lstm": "tab:gray", "attention_lstm": "tab:green", "tcn": "tab:blue", "naive": "tab:orange"}
+NAIVE_COLOR = "tab:orange"
 
 
 def _name(row) -> str:
@@ -19,7 +20,7 @@ def _name(row) -> str:
 
 def plot_comparison(summary: Summary, path: Path, title: str, run_label: str = "") -> Path:
     """``run_label``: e.g. "30 days, 20 epochs", shown on the training-time panel as in the guide."""
-    import matplotlib
+    import matplotlib  # deferred: ~0.5 s, only when a plot is drawn
 
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
@@ -67,8 +68,8 @@ def plot_comparison(summary: Summary, path: Path, title: str, run_label: str = "
 
 def _bars(ax, rows, values, errors) -> None:
     heights = [0.0 if v is None else v for v in values]
-    ax.bar(range(len(rows)), heights, color=[COLORS["naive" if r.is_naive else r.architecture] for r in rows],
-           edgecolor="black", linewidth=0.5)
+    colors = [NAIVE_COLOR if r.is_naive else architectures.get(r.architecture).color for r in rows]
+    ax.bar(range(len(rows)), heights, color=colors, edgecolor="black", linewidth=0.5)
     asymmetric = bool(errors) and isinstance(errors[0], list)  # [[below...], [above...]]
     for i, h in enumerate(heights):
         err = [[errors[0][i]], [errors[1][i]]] if asymmetric else errors[i]

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from atb.data.loader import check_source
 from atb.data.timeparse import parse_time
 from atb.errors import UsageError
-from atb.models.factory import ARCHITECTURES, BASELINE, VARIANTS, check_choice
+from atb.models import registry as architectures
+from atb.training.request import TrainRequest
 
 # The guide's Phase 1A (smoke test) and Phase 1B (full training) settings.
 PRESETS: dict[str, dict] = {
     "quick": {"days": 7, "epochs": 5, "seeds": 1},
     "full": {"days": 30, "epochs": 20, "seeds": 3},
 }
-FIRST_SEED = 42
-DATA_SOURCES = ("exchange", "file", "synthetic")
+FIRST_SEED = TrainRequest.seed  # seeds are FIRST_SEED, FIRST_SEED + 1, ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class ModelChoice:
         return f"{self.architecture}:{self.variant}"
 
 
-DEFAULT_MODELS = tuple(ModelChoice(a) for a in ARCHITECTURES)
+def default_models() -> tuple[ModelChoice, ...]:
+    """Every registered architecture, default variant (read when asked: a plugin may register late)."""
+    return tuple(ModelChoice(a) for a in architectures.names())
 
 
 @dataclass
@@ -46,8 +49,8 @@ class BenchSettings:
     epochs: int
     seeds: int
     symbol: str = "BTCUSDT"
-    timeframe: str = "1h"
-    models: tuple[ModelChoice, ...] = DEFAULT_MODELS
+    timeframe: str = TrainRequest.timeframe
+    models: tuple[ModelChoice, ...] = field(default_factory=default_models)
     walk_forward: int = 1
     end: pd.Timestamp | None = None  # --end-date: the newest test target time is the last candle at or before it
     end_date: str | None = None  # --end-date as given
@@ -55,9 +58,9 @@ class BenchSettings:
     data_file: str | None = None
     models_dir: Path | None = None
     output_dir: Path = Path("artifacts")
-    device: str = "auto"
+    device: str = TrainRequest.device
     log_to_db: bool = True
-    synthetic_ar_coef: float = 0.1
+    synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -89,7 +92,7 @@ def parse_models(text: str) -> tuple[ModelChoice, ...]:
         arch, _, variant = item.partition(":")
         arch, variant = arch.strip().lower(), (variant.strip().lower() or "default")
         try:
-            check_choice(arch, variant)
+            architectures.check(arch, variant)
         except UsageError as exc:
             raise UsageError(f"--models {item!r}: {exc}") from None
         choice = ModelChoice(arch, variant)
@@ -97,18 +100,25 @@ def parse_models(text: str) -> tuple[ModelChoice, ...]:
             raise UsageError(f"--models names {choice} twice")
         choices.append(choice)
     if not choices:
-        raise UsageError(f"--models is empty; e.g. --models {','.join(ARCHITECTURES)} "
-                         f"(variants: {', '.join(VARIANTS)}, as tcn:lightweight)")
-    # The baseline first: compare() takes the first cnn_lstm entry as the baseline, so prefer its default.
-    return tuple(sorted(choices, key=lambda c: (c.architecture != BASELINE or c.variant != "default")))
+        raise UsageError(f"--models is empty; e.g. --models {models_example()}")
+    # The baseline first: compare() takes the first baseline entry as the baseline, so prefer its default.
+    baseline = architectures.baseline().name
+    return tuple(sorted(choices, key=lambda c: (c.architecture != baseline or c.variant != "default")))
+
+
+def models_example() -> str:
+    """``cnn_lstm,attention_lstm,tcn (variants: lightweight, default, deep, as tcn:lightweight)``"""
+    names = architectures.names()
+    return (f"{','.join(names)} (variants: {', '.join(architectures.VARIANTS)}, as "
+            f"{names[-1]}:{architectures.VARIANTS[0]})")
 
 
 def make_settings(
     *, quick: bool, full: bool, symbol: str = "BTCUSDT", days: float | None = None, epochs: int | None = None,
     models: str | None = None, seeds: int | None = None, walk_forward: int = 1, end_date: str | None = None,
     data_source: str | None = None, data_file: str | Path | None = None, models_dir: Path | None = None,
-    output_dir: Path = Path("artifacts"), device: str = "auto", timeframe: str = "1h", log_to_db: bool = True,
-    synthetic_ar_coef: float = 0.1,
+    output_dir: Path = Path("artifacts"), device: str = TrainRequest.device, timeframe: str = TrainRequest.timeframe,
+    log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -131,7 +141,7 @@ def make_settings(
         raise UsageError("--symbol is empty")
     return BenchSettings(
         mode=mode, days=days, epochs=epochs, seeds=seeds, symbol=symbol.strip().upper(), timeframe=timeframe,
-        models=parse_models(models) if models is not None else DEFAULT_MODELS, walk_forward=walk_forward,
+        models=parse_models(models) if models is not None else default_models(), walk_forward=walk_forward,
         end=end, end_date=end_date.strip() if end_date is not None else None,
         data_source=source, data_file=str(data_file) if data_file else None, models_dir=models_dir,
         output_dir=Path(output_dir), device=device, log_to_db=log_to_db, synthetic_ar_coef=synthetic_ar_coef,
@@ -139,8 +149,8 @@ def make_settings(
 
 
 def _data_source(source: str | None, data_file: str | Path | None) -> str:
-    if source is not None and source not in DATA_SOURCES:
-        raise UsageError(f"unknown data source {source!r}; use one of: {', '.join(DATA_SOURCES)}")
+    if source is not None:
+        check_source(source)
     if data_file:
         if source not in (None, "file"):
             raise UsageError(f"--data-file reads a file; it cannot be combined with --data-source {source}")

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from atb.cli import options as opt
+from atb.cli.app import run_app
 from atb.cli.console import err, out
+from atb.training.request import TrainRequest
 
 app = typer.Typer(help="Benchmark the architectures against each other and against naive persistence.",
                   no_args_is_help=True)
@@ -16,36 +21,31 @@ def phase1(
     quick: bool = typer.Option(False, "--quick", help="Phase 1A smoke test: 7 days, 5 epochs, 1 seed."),
     full: bool = typer.Option(False, "--full", help="Phase 1B: 30 days, 20 epochs, 3 seeds."),
     symbol: str = typer.Option("BTCUSDT", "--symbol", help="Market symbol."),
-    days: float | None = typer.Option(None, "--days", help="Days of target candles (train+validation+test)."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs per run."),
-    models: str | None = typer.Option(None, "--models",
-                                      help="Comma list, variants allowed: cnn_lstm,attention_lstm:deep,tcn:lightweight"
-                                           " (default: the three architectures, default variant)."),
-    seeds: int | None = typer.Option(None, "--seeds", help="Seeds per model: 42, 43, ... (default 3 full, 1 quick)."),
+    days: opt.Days = None,
+    epochs: opt.Epochs = None,
+    models: opt.Models = None,
+    seeds: int | None = typer.Option(None, "--seeds", help=f"Seeds per model: {TrainRequest.seed}, "
+                                                           f"{TrainRequest.seed + 1}, ... (default 3 full, 1 quick)."),
     walk_forward: int = typer.Option(1, "--walk-forward",
                                      help="K folds: consecutive, disjoint test intervals (each one test split of "
                                           "--days long), the newest ending at the last candle; retrained each."),
-    end_date: str | None = typer.Option(None, "--end-date",
-                                        help="Last day, included whole (YYYY-MM-DD: every candle that opens that "
-                                             "day), or an ISO time (UTC): the newest test target time is the last "
-                                             "candle at or before it; default: now (exchange) or the file's last "
-                                             "candle."),
-    data_source: str | None = typer.Option(None, "--data-source", help="exchange (default), file or synthetic."),
-    data_file: Path | None = typer.Option(None, "--data-file", help="Read candles from this file (source: file)."),
-    models_dir: Path | None = typer.Option(None, "--models-dir",
-                                           help="Registry root (default $ATB_MODELS_DIR or src/ml/models)."),
+    end_date: opt.EndDate = None,
+    data_source: opt.DataSource = None,
+    data_file: opt.DataFile = None,
+    models_dir: opt.ModelsDir = None,
     output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", help="Where the report files go."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    timeframe: str = typer.Option("1h", "--timeframe", help="Candle timeframe."),
-    no_db: bool = typer.Option(False, "--no-db", help="Do not record the benchmark in the run-log database."),
+    device: opt.Device = TrainRequest.device,
+    timeframe: opt.Timeframe = TrainRequest.timeframe,
+    no_db: opt.NoDb = False,
 ) -> None:
-    """Train every architecture (x seeds x folds), compare them with the naive forecast and the CNN-LSTM
-    baseline, apply the guide's decision matrix, and write phase1_results.json, phase1_report.md and
+    """Train every architecture (x seeds x folds), compare them with the naive forecast and the baseline
+    architecture, apply the guide's decision matrix, and write phase1_results.json, phase1_report.md and
     phase1_comparison.png."""
+    # Deferred: the benchmark pulls in pandas and torch, and rich.progress; not for `atb --help`.
     from atb.benchmark.phase1 import RunsFailed, run_phase1
     from atb.benchmark.plan import make_plan
-    from atb.benchmark.progress import RichObserver
     from atb.benchmark.settings import make_settings
+    from atb.cli.progress import RichObserver
 
     settings = make_settings(
         quick=quick, full=full, symbol=symbol, days=days, epochs=epochs, models=models, seeds=seeds,
@@ -70,11 +70,9 @@ app.command("phase1")(phase1)
 
 
 def _print_result(result) -> None:
-    from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
-    from atb.benchmark.report import COLUMNS, FOLD_COLUMNS, fold_cells, summary_cells, title
+    from atb.benchmark.report import COLUMNS, FOLD_COLUMNS, fold_cells, summary_cells, title  # pandas: deferred
 
     results = result.results
     heading = title(results["settings"], results["data"]["synthetic"])
@@ -107,8 +105,6 @@ def _print_result(result) -> None:
 
 def run_script(argv: list[str] | None = None, prog_name: str = "phase1_benchmark.py") -> None:
     """The script's entry point: the phase1 command alone, with the CLI's one-line errors."""
-    from atb.cli.main import run_app
-
     script = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                          context_settings={"help_option_names": ["-h", "--help"]})
     script.command()(phase1)

@@ -1,6 +1,7 @@
 """`atb data ...`: download, import, list and show cached market candles.
 
-Heavy modules (pandas, pyarrow, ccxt) are imported inside the commands so that `atb --help` stays fast.
+Heavy modules (pandas, pyarrow, ccxt, rich.progress) are imported inside the commands so that `atb --help`
+stays fast.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich import box
+from rich.table import Table
 
-from atb.cli.console import out
-from atb.errors import UsageError
+from atb.cli import options as opt
+from atb.cli.console import out, warn
+from atb.errors import DataError, UsageError
+from atb.training.request import TrainRequest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,9 +34,6 @@ def _iso(ts: pd.Timestamp | None) -> str | None:
 
 def _table(title: str, **options: Any) -> Any:
     """A compact rich table: fits 80 columns where a boxed one would squeeze its cells."""
-    from rich import box
-    from rich.table import Table
-
     return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1),
                  collapse_padding=True, pad_edge=False, **options)
 
@@ -87,15 +89,16 @@ def _gap_text(gaps: dict[str, Any]) -> str:
 @app.command("download")
 def download(
     symbol: str = typer.Argument(..., help="Market, e.g. BTCUSDT or BTC/USDT."),
-    timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Candle length: 1m, 5m, 15m, 1h, 4h, 1d ..."),
+    timeframe: opt.Timeframe = TrainRequest.timeframe,
     days: int | None = typer.Option(None, "--days", "-d", help="Download the last N days (up to --end)."),
     start: str | None = typer.Option(None, "--start", help="First day or time (UTC, ISO), instead of --days."),
     end: str | None = typer.Option(None, "--end", help="Last day (included) or time; default: now."),
-    exchange: str = typer.Option("binance", "--exchange", "-e", help="Any ccxt exchange id."),
+    exchange: opt.Exchange = TrainRequest.exchange,
 ) -> None:
     """Download candles into the local cache; only what the cache lacks is fetched."""
     import pandas as pd
 
+    from atb.cli.progress import DownloadBar
     from atb.data.candles import floor_time, last_closed_open_time
     from atb.data.exchange import download_candles
     from atb.data.timeframes import timeframe_delta
@@ -115,7 +118,8 @@ def download(
         if begin > until:
             raise UsageError(f"--start {start} is after --end {end}")
     began = time.perf_counter()
-    result = download_candles(exchange, symbol, timeframe, begin, until, progress=True)
+    with DownloadBar(f"{exchange} {symbol} {timeframe}") as bar:
+        result = download_candles(exchange, symbol, timeframe, begin, until, progress=bar)
     elapsed = time.perf_counter() - began
     candles = result.candles
     gaps = _gap_summary(_range_view(result.cached, candles))
@@ -141,8 +145,8 @@ def _range_view(cached: Cached, candles: pd.DataFrame) -> Cached:
 def import_(
     file: Path = typer.Argument(..., help="Candle file: .csv (ours or Binance klines), .feather or .json."),
     symbol: str = typer.Option(..., "--symbol", "-s", help="Market the file holds, e.g. BTCUSDT."),
-    timeframe: str = typer.Option(..., "--timeframe", "-t", help="Candle length of the file, e.g. 1h."),
-    exchange: str = typer.Option("binance", "--exchange", "-e", help="Exchange the candles come from."),
+    timeframe: opt.Timeframe = ...,
+    exchange: opt.Exchange = TrainRequest.exchange,
 ) -> None:
     """Validate a candle file and merge it into the cache (for offline work)."""
     from atb.data.cache import CacheKey, merge_into_cache
@@ -170,12 +174,10 @@ def import_(
 
 @app.command("list")
 def list_(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: opt.Json = False,
 ) -> None:
     """List the cached markets: exchange, symbol, timeframe, first, last, rows, gaps."""
-    from atb.cli.console import warn
     from atb.data.cache import cached_keys, inspect_cache_file
-    from atb.errors import DataError
 
     entries = []
     for key, path in cached_keys():
@@ -202,16 +204,15 @@ def list_(
 @app.command("show")
 def show(
     symbol: str = typer.Argument(..., help="Market, e.g. BTCUSDT."),
-    timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Candle length, e.g. 1h."),
-    exchange: str = typer.Option("binance", "--exchange", "-e", help="Exchange id of the cache folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    timeframe: opt.Timeframe = TrainRequest.timeframe,
+    exchange: opt.Exchange = TrainRequest.exchange,
+    as_json: opt.Json = False,
 ) -> None:
     """Summarise one cached market and list every gap in it."""
     from atb.data.cache import CacheKey, cache_path, read_cache
     from atb.data.exchange import check_exchange_id
     from atb.data.symbols import normalize_symbol
     from atb.data.timeframes import timeframe_delta
-    from atb.errors import DataError
 
     timeframe_delta(timeframe)
     key = CacheKey(check_exchange_id(exchange), normalize_symbol(symbol), timeframe)

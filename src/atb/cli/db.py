@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
+from rich.markup import escape
 
+from atb.cli import options as opt
 from atb.cli.console import out, warn
+from atb.config import models_dir as default_models_dir
 
 app = typer.Typer(help="The run-log database: check the connection, upgrade the schema, backfill from "
                        "the model registry.", no_args_is_help=True)
@@ -20,6 +21,7 @@ def _say(text: str) -> None:
 @app.command("check")
 def check() -> None:
     """Connect and print the backend, the URL (password masked) and the schema revision."""
+    # Deferred here and below: SQLAlchemy and alembic take about a third of a second.
     from atb.tracking.engine import database_errors, get_engine, sqlite_path
     from atb.tracking.migrate import current_revision, head_revision
     from atb.tracking.settings import database_url, logging_enabled, masked
@@ -64,13 +66,9 @@ def upgrade() -> None:
 
 @app.command("sync")
 def sync(
-    models_dir: Path | None = typer.Option(None, "--models-dir", help="Model registry to read "
-                                           "(default: $ATB_MODELS_DIR or src/ml/models)."),
+    models_dir: opt.ModelsDir = None,
 ) -> None:
     """Add every model version whose metadata.json the database lacks, as a completed run."""
-    from rich.markup import escape
-
-    from atb.config import models_dir as default_models_dir
     from atb.tracking.settings import database_url, masked
     from atb.tracking.sync import sync_registry
 

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from atb.cli import options as opt
 from atb.cli.console import out, warn
 from atb.cli.summary import comparison_lines, comparison_table, training_summary
 from atb.config import models_dir as default_dir
@@ -16,10 +17,10 @@ from atb.errors import ModelError
 from atb.evaluation.metric_table import METRIC
 from atb.registry.metadata import SyntheticParams
 from atb.registry.store import ModelStore, market_symbol, read_metadata
+from atb.training.request import TrainRequest
 
 app = typer.Typer(help="Inspect and compare trained model versions.", no_args_is_help=True)
 
-MODELS_DIR_HELP = "Registry root (default $ATB_MODELS_DIR or src/ml/models)."
 LIST_METRICS = ("test_rmse", "naive_test_rmse", "directional_accuracy", "training_time_s")  # `atb models list`
 
 
@@ -30,8 +31,8 @@ def _store(models_dir: Path | None) -> ModelStore:
 @app.command("list")
 def list_models(
     symbol: str | None = typer.Argument(None, help="Only this symbol."),
-    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    models_dir: opt.ModelsDir = None,
+    as_json: opt.Json = False,
 ) -> None:
     """List model versions with their headline test metrics."""
     store = _store(models_dir)
@@ -73,9 +74,9 @@ def list_models(
 @app.command("show")
 def show(
     symbol: str = typer.Argument(..., help="Market symbol, e.g. BTCUSDT."),
-    version: str | None = typer.Option(None, "--version", "-v", help="Version folder name (default: latest)."),
-    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print metadata.json."),
+    version: opt.Version = None,
+    models_dir: opt.ModelsDir = None,
+    as_json: opt.Json = False,
 ) -> None:
     """Show one version: its summary table, or its metadata as JSON."""
     path = _store(models_dir).resolve(symbol.upper(), version)
@@ -93,8 +94,8 @@ def compare_cmd(
     versions: list[str] | None = typer.Option(None, "--version", "-v",
                                               help="Versions to compare (repeat); default: the newest of each "
                                                    "architecture and variant."),
-    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    models_dir: opt.ModelsDir = None,
+    as_json: opt.Json = False,
 ) -> None:
     """Compare versions on their shared test windows, with the naive row and DM tests vs the baseline."""
     from atb.evaluation.comparison import Entry, compare  # pandas and scipy: deferred for start-up time
@@ -139,12 +140,12 @@ def compare_cmd(
 
 def predict(
     symbol: str = typer.Argument(..., help="Market symbol, e.g. BTCUSDT."),
-    version: str | None = typer.Option(None, "--version", "-v", help="Version folder name (default: latest)."),
-    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
-    exchange: str = typer.Option("binance", "--exchange", help="Whose cached candles to use."),
-    data_file: Path | None = typer.Option(None, "--data-file", help="Read candles from this file, not the cache."),
+    version: opt.Version = None,
+    models_dir: opt.ModelsDir = None,
+    exchange: opt.Exchange = TrainRequest.exchange,
+    data_file: opt.DataFile = None,
     data_source: str = typer.Option("cache", "--data-source", help="cache, file or synthetic."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: opt.Json = False,
 ) -> None:
     """Forecast the next close of SYMBOL from the newest candles (ONNX Runtime only, no torch).
 
@@ -162,7 +163,8 @@ def predict(
         check_market(meta, path.name, source == "synthetic")
     market = meta.symbol or market_symbol(symbol)
     # The very synthetic market the model was fitted on (versions before the key: the default market).
-    fitted_on = meta.data.synthetic_params or SyntheticParams(seed=7, ar_coef=0.1)
+    fitted_on = meta.data.synthetic_params or SyntheticParams(seed=TrainRequest.synthetic_seed,
+                                                              ar_coef=TrainRequest.synthetic_ar_coef)
     candles = newest_candles(source, market, tp.timeframe, int(tp.sequence_length) + 200,
                              exchange=exchange, data_file=data_file, synthetic_seed=fitted_on.seed,
                              synthetic_ar_coef=fitted_on.ar_coef)

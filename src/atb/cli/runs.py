@@ -10,6 +10,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from atb.cli import options as opt
 from atb.cli.console import out
 from atb.errors import AtbError, UsageError
 from atb.evaluation.metric_table import METRIC
@@ -27,11 +28,10 @@ _STATUS_STYLE = {"completed": "green", "failed": "red", "interrupted": "yellow",
 @app.command("list")
 def list_runs(
     symbol: str | None = typer.Option(None, "--symbol", "-s", help="Only this symbol, e.g. BTCUSDT."),
-    architecture: str | None = typer.Option(None, "--architecture", "-a",
-                                            help="Only this architecture: cnn_lstm, attention_lstm, tcn."),
+    architecture: opt.ArchitectureFilter = None,
     status: str | None = typer.Option(None, "--status", help=f"Only runs in this state: {', '.join(STATUSES)}."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many runs."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
+    as_json: opt.Json = False,
 ) -> None:
     """List training runs, newest first."""
     # sqlalchemy: deferred for start-up time
@@ -54,7 +54,7 @@ def list_runs(
 @app.command("show")
 def show(
     run_id: int = typer.Argument(..., metavar="ID", help="Run id, from `atb runs list`."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run, its metadata and epochs as JSON."),
+    as_json: opt.Json = False,
 ) -> None:
     """Show one run: parameters, data, metrics and the epoch history."""
     # sqlalchemy: deferred for start-up time

@@ -15,6 +15,7 @@ absent.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import uuid
@@ -24,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from atb.config import data_dir
 from atb.data.candles import COLUMNS, GapReport, find_gaps
@@ -31,6 +35,8 @@ from atb.data.timeframes import SUPPORTED, timeframe_delta
 from atb.errors import DataError
 
 Span = tuple[pd.Timestamp, pd.Timestamp]  # first and last open time, both included
+
+log = logging.getLogger(__name__)
 
 _COVERAGE_KEY = b"atb.coverage"
 _LOCK_TIMEOUT_S = 120.0
@@ -118,7 +124,6 @@ def _decode_spans(raw: bytes | None) -> list[Span] | None:
 
 def _read_file(key: CacheKey, path: Path) -> Cached:
     """Read one cache file; any failure is an exception (the caller decides what it means)."""
-    import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     missing = [c for c in COLUMNS if c not in table.column_names]
@@ -135,15 +140,13 @@ def _read_file(key: CacheKey, path: Path) -> Cached:
 
 
 def _move_aside(path: Path, problem: str) -> None:
-    from atb.cli.console import warn
-
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     try:
         os.replace(path, target)
     except FileNotFoundError:
         return  # another process moved it first
-    warn(f"cache file {path} is unreadable ({problem}); moved it to {target.name} and starting afresh")
+    log.warning(f"cache file {path} is unreadable ({problem}); moved it to {target.name} and starting afresh")
 
 
 def _read_or_discard(key: CacheKey, path: Path) -> Cached | None:
@@ -180,8 +183,6 @@ def inspect_cache_file(key: CacheKey, path: Path) -> Cached:
 
 @contextmanager
 def _lock(path: Path) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path) + ".lock", timeout=_LOCK_TIMEOUT_S)
     try:
@@ -195,8 +196,6 @@ def _lock(path: Path) -> Iterator[None]:
 
 
 def _write_atomic(path: Path, frame: pd.DataFrame, coverage: list[Span]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame[COLUMNS], preserve_index=False)
     meta = dict(table.schema.metadata or {})

@@ -18,10 +18,12 @@ The exchange object is injectable: pass ``exchange=`` or monkeypatch :func:`make
 from __future__ import annotations
 
 import email.utils
+import importlib.util
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,8 @@ from atb.errors import DataError, NetworkError, UsageError
 SAVE_EVERY_PAGES = 10  # checkpoint long downloads into the cache this often
 EMPTY_PAGE_RETRIES = 2  # an empty page while the exchange has newer candles is asked for again this often
 MID_ANSWER = "mid-answer"  # the exchange answered, then the connection broke: retried like a 5xx
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,6 @@ def offline_hint(symbol: str, timeframe: str) -> str:
 
 def check_exchange_id(exchange_id: str) -> str:
     """A ccxt exchange id in lower case, or UsageError. Cheap: does not import ccxt's 100+ modules."""
-    import importlib.util
-
     name = exchange_id.strip().lower()
     spec = importlib.util.find_spec("ccxt")
     folders = list(spec.submodule_search_locations or []) if spec else []
@@ -89,7 +91,7 @@ def check_exchange_id(exchange_id: str) -> str:
 
 def make_exchange(exchange_id: str, policy: RetryPolicy | None = None) -> Any:
     """A ccxt exchange object for public market data (no keys), spot markets only."""
-    import ccxt
+    import ccxt  # deferred here and below: ccxt's 100+ modules load only when an exchange is used
 
     exchange_id = check_exchange_id(exchange_id)
     if exchange_id not in ccxt.exchanges:
@@ -112,7 +114,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _connection_problem(exc: BaseException, timeout_s: float) -> str:
-    import ccxt
+    import ccxt  # deferred (see make_exchange)
 
     if isinstance(exc, ccxt.RequestTimeout):
         return f"no answer within {timeout_s:g} s"
@@ -196,7 +198,7 @@ class ExchangeClient:
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` with retries; every failure ends as one AtbError."""
-        import ccxt
+        import ccxt  # deferred (see make_exchange)
 
         policy = self.policy
         started = self.clock()
@@ -403,23 +405,10 @@ def fetch_span(client: ExchangeClient, symbol: str, timeframe: str, first: pd.Ti
         since = end + step
 
 
-@contextmanager
-def _progress(enabled: bool, label: str, total: int) -> Iterator[Callable[[int], None]]:
-    if not enabled:
-        yield lambda done: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from atb.cli.console import err
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("candles"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda done: bar.update(task, completed=done)
-
-
 # --- cache in front of the exchange ----------------------------------------------------------------
+
+DownloadProgress = Callable[[int, int], None]  # (candles done, candles to fetch), called as pages arrive
+
 
 @dataclass
 class DownloadResult:
@@ -432,6 +421,73 @@ class DownloadResult:
     missed: list[Span] = field(default_factory=list)  # windows the exchange would not send (not covered)
 
 
+@dataclass
+class _Checkpoints:
+    """The pages received and not yet saved; they go into the cache every SAVE_EVERY_PAGES pages, before a
+    window the exchange would not send, at the end, and when the download fails."""
+
+    key: CacheKey
+    root: str | Path | None
+    cached: Cached | None
+    parts: list[pd.DataFrame] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)  # the open times the pending answers accounted for
+    fetched: int = 0
+    missed: list[Span] = field(default_factory=list)
+
+    def add(self, piece: Piece) -> None:
+        if piece.received:
+            self.spans.append((piece.first, piece.last))
+            if not piece.candles.empty:
+                self.parts.append(piece.candles)
+                self.fetched += len(piece.candles)
+        else:  # saved apart, so that the candles around the window do not cover it
+            self.save()
+            self.missed.append((piece.first, piece.last))
+        if len(self.spans) >= SAVE_EVERY_PAGES:
+            self.save()
+
+    def save(self) -> None:
+        if not self.spans:
+            return
+        chunk = pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame(columns=COLUMNS)
+        covered, self.parts, self.spans = self.spans, [], []
+        self.cached = merge_into_cache(self.key, chunk, covered, self.root)
+
+
+def _bars(first: pd.Timestamp, last: pd.Timestamp, step: pd.Timedelta) -> int:
+    return int((last - first) / step) + 1
+
+
+def _fetch_missing(client: ExchangeClient, book: _Checkpoints, symbol: str, timeframe: str, todo: list[Span],
+                   page_limit: int | None, progress: DownloadProgress) -> None:
+    """Fetch every span of ``todo`` into the cache, reporting candles done out of the total."""
+    step = timeframe_delta(timeframe)
+    market = client.resolve_symbol(symbol)
+    client.check_timeframe(timeframe)
+    total = sum(_bars(a, b, step) for a, b in todo)
+    done = 0
+    progress(done, total)
+    for a, b in todo:
+        for piece in fetch_span(client, market, timeframe, a, b, limit=page_limit):
+            book.add(piece)
+            progress(done + _bars(a, piece.last, step), total)
+        done += _bars(a, b, step)
+        progress(done, total)
+    book.save()
+
+
+def _missed_message(exchange_id: str, symbol: str, timeframe: str, missed: list[Span]) -> str:
+    windows = ", ".join(f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in missed[:3])
+    more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""
+    return (f"{exchange_id} sent no {symbol} {timeframe} candles for {windows}{more} UTC although it has newer "
+            f"ones (asked {EMPTY_PAGE_RETRIES + 1} times); left as a gap the cache does not count as "
+            "downloaded, so the next download asks for it again")
+
+
+def _no_progress(done: int, total: int) -> None:
+    pass
+
+
 def download_candles(
     exchange_id: str,
     symbol: str,
@@ -439,85 +495,46 @@ def download_candles(
     start: pd.Timestamp,
     end: pd.Timestamp,
     *,
-    progress: bool = True,
+    progress: DownloadProgress | None = None,
     exchange: Any = None,
     policy: RetryPolicy | None = None,
     now: pd.Timestamp | None = None,
     root: str | Path | None = None,
     page_limit: int | None = None,
 ) -> DownloadResult:
-    """Fill the cache for [start, end] from the exchange (only what is missing) and return the range."""
+    """Fill the cache for [start, end] from the exchange (only what is missing) and return the range.
+    A window the exchange would not send is logged as a warning and listed in ``missed``."""
     exchange_id = exchange_id.strip().lower() if exchange is not None else check_exchange_id(exchange_id)
     symbol = normalize_symbol(symbol)
-    step = timeframe_delta(timeframe)
     first = ceil_time(start, timeframe)
     last = min(floor_time(end, timeframe), last_closed_open_time(timeframe, now))
     if first > last:
         raise DataError(f"no closed {timeframe} candles between {to_utc(start):%Y-%m-%d %H:%M} and "
                         f"{to_utc(end):%Y-%m-%d %H:%M} UTC")
     key = CacheKey(exchange_id, symbol, timeframe)
-    cached = read_cache(key, root)
-    todo = missing_spans(cached.coverage if cached else [], first, last, step)
-    fetched, requests, missed = 0, 0, []
+    book = _Checkpoints(key, root, read_cache(key, root))
+    todo = missing_spans(book.cached.coverage if book.cached else [], first, last, timeframe_delta(timeframe))
+    requests = 0
     if todo:
         policy = policy or RetryPolicy()
         client = ExchangeClient(exchange if exchange is not None else make_exchange(exchange_id, policy),
                                 policy, hint=offline_hint(symbol, timeframe))
-        parts: list[pd.DataFrame] = []  # received and not yet saved ...
-        spans: list[Span] = []  # ... and the open times their answers accounted for
-
-        def save() -> None:
-            nonlocal cached, parts, spans
-            chunk = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
-            covered, parts, spans = spans, [], []
-            cached = merge_into_cache(key, chunk, covered, root)
-
         try:
-            market = client.resolve_symbol(symbol)
-            client.check_timeframe(timeframe)
-            total = sum(int((b - a) / step) + 1 for a, b in todo)
-            label = f"{exchange_id} {symbol} {timeframe}"
-            with _progress(progress, label, total) as show:
-                done = 0
-                for a, b in todo:
-                    for piece in fetch_span(client, market, timeframe, a, b, limit=page_limit):
-                        if piece.received:
-                            spans.append((piece.first, piece.last))
-                            if not piece.candles.empty:
-                                parts.append(piece.candles)
-                                fetched += len(piece.candles)
-                        else:  # saved apart, so that the candles around the window do not cover it
-                            if spans:
-                                save()
-                            missed.append((piece.first, piece.last))
-                        show(done + int((piece.last - a) / step) + 1)
-                        if len(spans) >= SAVE_EVERY_PAGES:
-                            save()
-                    done += int((b - a) / step) + 1
-                    show(done)
-            if spans:
-                save()
+            _fetch_missing(client, book, symbol, timeframe, todo, page_limit, progress or _no_progress)
         except Exception:
-            if spans:  # keep the pages received before the failure (each one complete and checked)
-                with suppress(Exception):
-                    save()
+            with suppress(Exception):  # keep the pages received before the failure (each one complete, checked)
+                book.save()
             raise
         finally:
             requests = client.requests
-    if missed:
-        from atb.cli.console import warn
-
-        windows = ", ".join(f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in missed[:3])
-        more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""
-        warn(f"{exchange_id} sent no {symbol} {timeframe} candles for {windows}{more} UTC although it has newer "
-             f"ones (asked {EMPTY_PAGE_RETRIES + 1} times); left as a gap the cache does not count as "
-             "downloaded, so the next download asks for it again")
-    candles = _slice(cached, first, last)
+    if book.missed:
+        log.warning(_missed_message(exchange_id, symbol, timeframe, book.missed))
+    candles = _slice(book.cached, first, last)
     if candles.empty:
         raise DataError(f"{exchange_id} has no {symbol} {timeframe} candles between "
                         f"{first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC")
     candles.attrs["source"] = f"exchange:{exchange_id}"
-    return DownloadResult(candles, cached, first, last, fetched, requests, missed)
+    return DownloadResult(candles, book.cached, first, last, book.fetched, requests, book.missed)
 
 
 def _slice(cached: Cached | None, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
@@ -534,7 +551,7 @@ def load_exchange_candles(
     start: pd.Timestamp,
     end: pd.Timestamp,
     *,
-    progress: bool = True,
+    progress: DownloadProgress | None = None,
     exchange: Any = None,
     policy: RetryPolicy | None = None,
     now: pd.Timestamp | None = None,

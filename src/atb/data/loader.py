@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import pandas as pd
 
+from atb.data import exchange as exchange_source
 from atb.data.candles import ceil_time, floor_time, last_closed_open_time, to_utc
+from atb.data.exchange import DownloadProgress
+from atb.data.files import read_candle_file
 from atb.data.symbols import normalize_symbol
+from atb.data.synthetic import SYNTHETIC_END, synthetic_candles
 from atb.data.timeframes import timeframe_delta
 from atb.errors import DataError, UsageError
 
 SOURCES = ("exchange", "file", "synthetic")
 _MAX_EXTENSIONS = 8  # times the exchange history is pushed back to make up for gaps
+
+
+def check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise UsageError(f"unknown data source {source!r}; use one of: {', '.join(SOURCES)}")
 
 
 def load_market(
@@ -30,7 +39,7 @@ def load_market(
     data_file: str | None = None,
     exchange: str = "binance",
     seed: int = 7,
-    progress: bool = True,
+    progress: DownloadProgress | None = None,
     ar_coef: float = 0.1,
 ) -> pd.DataFrame:
     """Candles for training: ``history_bars`` of warm-up, then the target span.
@@ -40,8 +49,7 @@ def load_market(
     source "synthetic": the seeded synthetic market; end defaults to its fixed end.
     ``frame.attrs["source"]`` says which ("exchange:binance", "file:NAME", "synthetic").
     """
-    if source not in SOURCES:
-        raise UsageError(f"unknown data source {source!r}; use one of: {', '.join(SOURCES)}")
+    check_source(source)
     if history_bars < 0:
         raise UsageError(f"history_bars must be >= 0, got {history_bars}")
     if start is None and target_bars < 1:
@@ -85,8 +93,6 @@ def select_span(candles: pd.DataFrame, *, start: pd.Timestamp | None, end: pd.Ti
 
 def _synthetic(symbol: str, timeframe: str, start: pd.Timestamp | None, end: pd.Timestamp | None,
                history_bars: int, target_bars: int, seed: int, ar_coef: float) -> pd.DataFrame:
-    from atb.data.synthetic import SYNTHETIC_END, synthetic_candles
-
     end = floor_time(end, timeframe) if end is not None else SYNTHETIC_END
     if start is not None:
         first = ceil_time(start, timeframe)
@@ -99,8 +105,6 @@ def _synthetic(symbol: str, timeframe: str, start: pd.Timestamp | None, end: pd.
 
 def _from_file(data_file: str | None, timeframe: str, start: pd.Timestamp | None, end: pd.Timestamp | None,
                history_bars: int, target_bars: int) -> pd.DataFrame:
-    from atb.data.files import read_candle_file
-
     if not data_file:
         raise UsageError("the file data source needs a file: --data-file FILE")
     candles = read_candle_file(data_file, timeframe)
@@ -113,9 +117,7 @@ def _from_file(data_file: str | None, timeframe: str, start: pd.Timestamp | None
 
 def _from_exchange(exchange: str, symbol: str, timeframe: str, start: pd.Timestamp | None,
                    end: pd.Timestamp | None, history_bars: int, target_bars: int,
-                   progress: bool) -> pd.DataFrame:
-    from atb.data.exchange import load_exchange_candles
-
+                   progress: DownloadProgress | None) -> pd.DataFrame:
     step = timeframe_delta(timeframe)
     closed = last_closed_open_time(timeframe)
     end = min(floor_time(end, timeframe), closed) if end is not None else closed
@@ -125,7 +127,7 @@ def _from_exchange(exchange: str, symbol: str, timeframe: str, start: pd.Timesta
     have = -1
     what = f"{exchange} {symbol} {timeframe}"
     for _ in range(_MAX_EXTENSIONS):
-        candles = load_exchange_candles(exchange, symbol, timeframe, fetch_from, end, progress=progress)
+        candles = exchange_source.load_exchange_candles(exchange, symbol, timeframe, fetch_from, end, progress=progress)
         try:
             frame = select_span(candles, start=start, end=end, history_bars=history_bars,
                                 target_bars=target_bars, what=what)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from atb.evaluation.metrics import evaluate_forecasts
 from atb.evaluation.stats import diebold_mariano
+from atb.models import registry as architectures
 from atb.registry.metadata import VersionMetadata
 from atb.registry.store import read_metadata
 
@@ -135,8 +136,10 @@ def version_rows(meta: VersionMetadata) -> tuple[Row, Row]:
     return model, naive
 
 
-def compare(entries: list[Entry], baseline_architecture: str = "cnn_lstm") -> Comparison:
-    """Score every entry on the target times they all share, plus naive persistence on the same ones."""
+def compare(entries: list[Entry], baseline_architecture: str | None = None) -> Comparison:
+    """Score every entry on the target times they all share, plus naive persistence on the same ones.
+    The baseline is the table's (atb.models.registry) unless named."""
+    baseline_architecture = baseline_architecture or architectures.baseline().name
     if not entries:
         raise ValueError("nothing to compare")
     horizon = check_comparable(entries)

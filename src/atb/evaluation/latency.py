@@ -6,14 +6,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-
-def onnx_session(path: str | Path, threads: int = 1) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads  # one window is too small to share between cores
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+from atb.models.runtime import onnx_session
 
 
 def measure_latency(path: str | Path, window: np.ndarray, batch: np.ndarray,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from atb.models.spec import ArchitectureSpec
+
 
 @dataclass
 class AttentionLSTMConfig:
@@ -40,3 +42,12 @@ class AttentionLSTM(nn.Module):
         weights = torch.softmax(self.score(out), dim=1)  # (batch, sequence, 1)
         context = (weights * out).sum(dim=1)
         return self.head(torch.cat([context, out[:, -1]], dim=-1)).squeeze(-1)
+
+
+VARIANTS = {
+    "lightweight": dict(hidden=32, lstm_layers=1, attention=16, dense=16),
+    "default": dict(hidden=64, lstm_layers=2, attention=32, dense=32),
+    "deep": dict(hidden=128, lstm_layers=3, attention=64, dense=64),
+}
+
+SPEC = ArchitectureSpec(config=AttentionLSTMConfig, model=AttentionLSTM, variants=VARIANTS)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from atb.models.spec import ArchitectureSpec
+
 
 @dataclass
 class CNNLSTMConfig:
@@ -17,6 +19,9 @@ class CNNLSTMConfig:
     lstm_layers: int = 2
     dense: int = 32
     dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.conv_channels = tuple(self.conv_channels)  # a list when read back from metadata.json
 
 
 class CNNLSTM(nn.Module):
@@ -44,3 +49,12 @@ class CNNLSTM(nn.Module):
         h = self.extractor(x.transpose(1, 2)).transpose(1, 2)
         out, _ = self.lstm(h)
         return self.head(out[:, -1]).squeeze(-1)
+
+
+VARIANTS = {
+    "lightweight": dict(conv_channels=(32,), lstm_hidden=32, lstm_layers=1, dense=16),
+    "default": dict(conv_channels=(64,), lstm_hidden=64, lstm_layers=2, dense=32),
+    "deep": dict(conv_channels=(64, 128), lstm_hidden=128, lstm_layers=2, dense=64),
+}
+
+SPEC = ArchitectureSpec(config=CNNLSTMConfig, model=CNNLSTM, variants=VARIANTS)

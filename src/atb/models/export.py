@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from atb.errors import ModelError
+from atb.models.runtime import onnx_session
 
 PARITY_TOLERANCE = 1e-4
 
@@ -33,8 +34,6 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> int:
 
 def check_parity(path: Path, model: nn.Module, windows: np.ndarray) -> float:
     """Max absolute difference between ONNX Runtime and PyTorch on the given windows."""
-    from atb.evaluation.latency import onnx_session
-
     session = onnx_session(path, threads=0)
     onnx_out = session.run(None, {session.get_inputs()[0].name: windows})[0]
     with torch.no_grad():

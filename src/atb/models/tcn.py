@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from atb.models.spec import ArchitectureSpec
+
 
 @dataclass
 class TCNConfig:
@@ -79,3 +81,19 @@ class TCN(nn.Module):
         """x: (batch, sequence, features) -> (batch,) scaled next-bar log return."""
         h = self.blocks(x.transpose(1, 2).unsqueeze(2))  # (batch, channels, 1, sequence)
         return self.head(h[:, :, 0, -1]).squeeze(-1)
+
+
+VARIANTS = {
+    "lightweight": dict(channels=24, kernel_size=3, dense=16),
+    "default": dict(channels=48, kernel_size=3, dense=32),
+    "deep": dict(channels=96, kernel_size=3, dense=64),
+}
+
+
+def derived(cfg: TCNConfig) -> dict:
+    return {"levels": cfg.levels, "receptive_field": cfg.receptive_field}
+
+
+# The receptive field is also shown with the training parameters: it must cover --sequence-length.
+SPEC = ArchitectureSpec(config=TCNConfig, model=TCN, variants=VARIANTS, derived=derived,
+                        reported=("receptive_field",))

@@ -8,7 +8,7 @@ and written back after the known keys: reading and writing a document never lose
 Reading never invents a value. A key that a file lacks (written by an older atb: no `directional_pt_*`, no
 `fit_s_per_1k_windows`, no `collapsed`, no `schema_version`) reads as None and stays absent when the document
 is written again. A section built in code writes every field, except the `optional` ones left unset (keys
-that only some versions have, e.g. a TCN's `receptive_field`).
+that only some versions have, e.g. a walk-forward fold's `test_interval`).
 
 A new field is one line in its section: e.g. `sharpe: float | None = None` in Evaluation.
 """
@@ -164,7 +164,6 @@ class TrainingParams(Section):
     threads: int | None = None
     features: list[str] | None = None
     target: str | None = None
-    receptive_field: int | None = optional()  # TCN only
     test_interval: Interval | None = section(Interval, is_optional=True)  # a walk-forward fold's given interval
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,10 +12,12 @@ from sqlalchemy.orm import Session
 from atb.jsonio import clean_text, to_jsonable
 from atb.tracking import provenance
 from atb.tracking.engine import get_engine
-from atb.tracking.errors import one_line, warn
+from atb.tracking.errors import one_line
 from atb.tracking.migrate import ensure_schema
 from atb.tracking.schema import BenchmarkRun, TrainingRun
 from atb.tracking.settings import database_url, logging_enabled
+
+log = logging.getLogger(__name__)
 
 
 def record_benchmark(settings: Mapping[str, Any], results: Mapping[str, Any], decision: str,
@@ -37,7 +40,7 @@ def record_benchmark(settings: Mapping[str, Any], results: Mapping[str, Any], de
             session.flush()
             return row.id
     except Exception as exc:  # a benchmark's report files are its record; the database is a convenience
-        warn(f"benchmark not recorded in the run log: {one_line(exc)}")
+        log.warning(f"benchmark not recorded in the run log: {one_line(exc)}")
         return None
 
 

@@ -1,8 +1,6 @@
-"""The run log's one error type and its one-line warning."""
+"""The run log's one error type, and its driver messages on one line."""
 
 from __future__ import annotations
-
-import sys
 
 from atb.errors import AtbError
 
@@ -16,15 +14,3 @@ def one_line(exc: BaseException) -> str:
     inner = getattr(exc, "orig", None) or exc
     text = " ".join(str(inner).split()) or type(inner).__name__
     return text if len(text) <= 300 else text[:297] + "..."
-
-
-def warn(message: str) -> None:
-    """One line on stderr; the rich console when the CLI is around, plain print otherwise."""
-    try:
-        from rich.markup import escape
-
-        from atb.cli.console import warn as console_warn
-
-        console_warn(escape(message))  # driver messages and paths may hold [brackets]
-    except Exception:  # a warning must never be the thing that breaks a run
-        print(f"warning: {message}", file=sys.stderr)

@@ -4,6 +4,7 @@ registry stays the source of truth, and `atb db sync` backfills what the databas
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -15,12 +16,14 @@ from atb.jsonio import clean_text
 from atb.registry.metadata import VersionMetadata
 from atb.tracking import provenance
 from atb.tracking.engine import get_engine
-from atb.tracking.errors import one_line, warn
+from atb.tracking.errors import one_line
 from atb.tracking.mapping import metadata_columns, start_columns
 from atb.tracking.migrate import ensure_schema
 from atb.tracking.schema import FINISHED_STATUSES, TrainingEpoch, TrainingRun, utcnow
 from atb.tracking.settings import database_url, logging_enabled, masked
 from atb.tracking.values import as_float
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _CONTINUES = "training continues; metadata.json stays the record (`atb db sync` adds it later)"
@@ -35,7 +38,7 @@ def open_run_log(enabled: bool = True) -> RunLog:
         engine = get_engine(database_url())
         ensure_schema(engine)  # connects: a dead or slow server fails here, within the connect timeout
     except Exception as exc:
-        warn(f"run log off for this run: {one_line(exc)}; {_CONTINUES}")
+        log.warning(f"run log off for this run: {one_line(exc)}; {_CONTINUES}")
         return RunLog(None)
     return RunLog(engine)
 
@@ -117,7 +120,7 @@ class RunLog:
                 return action(session)
         except Exception as exc:  # the database must never cost the training run
             self._dead = True
-            warn(f"run log stopped: could not record {what} in {masked(self._engine.url)}: {one_line(exc)}; "
+            log.warning(f"run log stopped: could not record {what} in {masked(self._engine.url)}: {one_line(exc)}; "
                  f"{_CONTINUES}")
             return None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 import resource
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,8 +17,10 @@ import pandas as pd
 from atb import __version__
 from atb.config import models_dir as default_models_dir
 from atb.data.candles import find_gaps
-from atb.data.timeframes import bars_per_day, timeframe_delta, timeframe_seconds
+from atb.data.loader import load_market
+from atb.data.timeframes import bars_per_day, timeframe_delta
 from atb.errors import AtbError, ModelError, UsageError
+from atb.features.dataset import build_dataset, history_bars_needed
 from atb.registry.metadata import (
     SCHEMA_VERSION,
     Artifacts,
@@ -34,84 +36,14 @@ from atb.registry.metadata import (
     TrainingParams,
     VersionMetadata,
 )
-from atb.registry.store import (
-    ModelStore,
-    is_synthetic_folder,
-    market_symbol,
-    registry_symbol,
-    write_json,
-    write_metadata,
-)
+from atb.registry.store import ModelStore, registry_symbol, write_json, write_metadata
 from atb.registry.version_id import version_name
-
-DATA_SOURCES = ("exchange", "file", "synthetic")
-
-
-@dataclass
-class TrainRequest:
-    symbol: str
-    architecture: str = "cnn_lstm"
-    variant: str = "default"
-    days: float | None = 30
-    start: pd.Timestamp | None = None
-    end: pd.Timestamp | None = None
-    # An explicit test interval [test_start, end] of target times (a benchmark fold); the rest of the span
-    # before it is split train/validation 70:15. None: the usual 70/15/15 split by count.
-    test_start: pd.Timestamp | None = None
-    timeframe: str = "1h"
-    epochs: int = 20
-    batch_size: int | None = None  # None: the device's default (32 on CPU, 512 on CUDA)
-    sequence_length: int = 60
-    learning_rate: float = 1e-3
-    patience: int = 5
-    seed: int = 42
-    device: str = "auto"
-    data_source: str = "exchange"
-    data_file: str | None = None
-    exchange: str = "binance"
-    models_dir: Path | None = None
-    horizon: int = 1
-    loss: str = "mse"
-    synthetic_ar_coef: float = 0.1
-    synthetic_seed: int = 7  # the market's seed; --seed changes the model's initialisation only
-    threads: int | None = None  # CPU threads for torch; None: ATB_THREADS or every core
-    log_to_db: bool = True
-    extra: dict = field(default_factory=dict)  # recorded in metadata (e.g. the benchmark's fold)
-
-    def validate(self) -> None:
-        from atb.models.factory import check_choice
-
-        check_choice(self.architecture, self.variant)
-        timeframe_seconds(self.timeframe)
-        if self.data_source not in DATA_SOURCES:
-            raise UsageError(f"unknown data source {self.data_source!r}; use one of: {', '.join(DATA_SOURCES)}")
-        if is_synthetic_folder(self.symbol):
-            market = market_symbol(self.symbol)
-            raise UsageError(f"{self.symbol} is a registry folder, not a market: train {market} with --data-source "
-                             f"synthetic (models of the synthetic market are registered under {self.symbol})")
-        if self.data_source == "file" and not self.data_file:
-            raise UsageError("--data-source file needs --data-file PATH")
-        if self.start is None and (self.days is None or self.days <= 0):
-            raise UsageError("--days must be positive (e.g. --days 30), or give --start-date")
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise UsageError(f"--start-date {self.start:%Y-%m-%d} is not before --end-date {self.end:%Y-%m-%d}")
-        if self.test_start is not None and self.end is not None and self.test_start > self.end:
-            raise UsageError(f"the test interval starts at {self.test_start:%Y-%m-%d %H:%M}, after the end "
-                             f"{self.end:%Y-%m-%d %H:%M}")
-        for name, value, low in (("epochs", self.epochs, 1), ("sequence-length", self.sequence_length, 2),
-                                 ("patience", self.patience, 1), ("horizon", self.horizon, 1)):
-            if value < low:
-                raise UsageError(f"--{name} must be at least {low} (got {value})")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1 (got {self.batch_size})")
-        if not self.learning_rate > 0:
-            raise UsageError(f"--learning-rate must be positive (got {self.learning_rate})")
-        if self.loss not in ("mse", "huber"):
-            raise UsageError(f"unknown loss {self.loss!r}; use mse or huber")
+from atb.training.request import TrainRequest
 
 
 class Reporter(Protocol):
     def stage(self, message: str) -> None: ...
+    def download(self, done: int, total: int) -> None: ...  # candles fetched from the exchange, of total
     def fit_started(self, epochs: int, device: str, batch_size: int, windows: dict[str, int]) -> None: ...
     def epoch(self, stats) -> None: ...
     def fit_finished(self) -> None: ...
@@ -119,6 +51,9 @@ class Reporter(Protocol):
 
 class SilentReporter:
     def stage(self, message: str) -> None:
+        pass
+
+    def download(self, done: int, total: int) -> None:
         pass
 
     def fit_started(self, epochs: int, device: str, batch_size: int, windows: dict[str, int]) -> None:
@@ -170,7 +105,7 @@ def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOut
     """Train, evaluate, export and publish one model version; raise AtbError on bad input."""
     req.validate()
     reporter = reporter or SilentReporter()
-    from atb.tracking import open_run_log
+    from atb.tracking import open_run_log  # deferred: SQLAlchemy loads only when a run starts
 
     run_log = open_run_log(enabled=req.log_to_db)
     created = datetime.now(timezone.utc)
@@ -185,7 +120,8 @@ def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOut
 
 
 def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> TrainOutcome:
-    # torch, scipy and what imports them: deferred for start-up time (`atb --help`, `atb predict`)
+    # Deferred here and below: torch (~1.7 s), scipy and onnx, which the benchmark's planning and
+    # TrainRequest's users need not load.
     import torch
 
     from atb.evaluation.metrics import evaluate_forecasts
@@ -265,9 +201,6 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
 
 def prepare_data(req: TrainRequest, reporter: Reporter | None = None) -> tuple[pd.DataFrame, Any]:
     """The candles a run loads and the Dataset it builds from them (windows, split, scaler); no fitting."""
-    from atb.data.loader import load_market
-    from atb.features.dataset import build_dataset, history_bars_needed
-
     reporter = reporter or SilentReporter()
     step = timeframe_delta(req.timeframe)
     target_bars = None if req.start is not None else max(1, int(round(req.days * bars_per_day(req.timeframe))))
@@ -275,7 +208,7 @@ def prepare_data(req: TrainRequest, reporter: Reporter | None = None) -> tuple[p
     candles = load_market(
         req.data_source, req.symbol, req.timeframe, start=req.start, end=req.end,
         history_bars=history_bars_needed(req.sequence_length), target_bars=target_bars or 0,
-        data_file=req.data_file, exchange=req.exchange, seed=req.synthetic_seed, progress=True,
+        data_file=req.data_file, exchange=req.exchange, seed=req.synthetic_seed, progress=reporter.download,
         ar_coef=req.synthetic_ar_coef,
     )
     first_target = req.start if req.start is not None else candles["open_time"].iloc[-1] - (target_bars - 1) * step
@@ -321,7 +254,7 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
     # torch: deferred for start-up time
     import torch
 
-    from atb.models.factory import count_parameters
+    from atb.models.factory import count_parameters, reported_facts
 
     req, dataset, candles, result, device = run.req, run.dataset, run.candles, run.result, run.device
     return VersionMetadata(
@@ -332,7 +265,7 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
             start=dataset.split_info("train")["start"], end=dataset.split_info("test")["end"],
             epochs_run=result.epochs_run, best_epoch=result.best_epoch, stopped_early=result.stopped_early,
             device=str(device), threads=torch.get_num_threads(), features=dataset.feature_names,
-            target=f"log_return_{req.horizon}", receptive_field=run.config.get("receptive_field"),
+            target=f"log_return_{req.horizon}", other=reported_facts(req.architecture, run.config),
             # the test interval was given (a walk-forward fold), not 15% by count
             test_interval=None if req.test_start is None else Interval(
                 start=_iso(req.test_start), end=None if req.end is None else _iso(req.end)),
