@@ -33,7 +33,7 @@ from _common import (
     write_results,
 )
 
-HEAVY_MODULES = ("torch", "onnx", "onnxscript", "matplotlib", "sqlalchemy", "alembic", "scipy", "statsmodels",
+HEAVY_MODULES = ("torch", "onnx", "onnxscript", "matplotlib", "sqlalchemy", "alembic", "scipy",
                  "ccxt")
 # Runs the atb CLI in-process, then reports what it imported on stderr (`python -c PROBE args...`).
 PROBE = f"""

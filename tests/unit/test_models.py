@@ -3,6 +3,7 @@ the window, and the ONNX export matches PyTorch with a dynamic batch axis."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,30 @@ def test_the_table_has_one_baseline_and_unique_names():
     with pytest.raises(ValueError, match="already a baseline"):
         registry.register(registry.Architecture("other", "x", "Other", "k", baseline=True))
     assert registry.names() == ARCHITECTURES
+
+
+@pytest.mark.parametrize("architecture", names())
+def test_a_shipped_model_onnx_carries_no_trace_of_the_training_machine(architecture, tmp_path):
+    import onnx
+
+    model = build_model(architecture, model_config(architecture, "lightweight", 17, 60)).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(model, torch.randn(2, 60, 17), path)
+    raw = path.read_bytes()
+    for trace in {sys.prefix, str(Path.home()), str(Path(__file__).resolve().parents[2]), "site-packages",
+                  "stack_trace", ".py:"}:
+        assert trace.encode() not in raw, f"{architecture}: model.onnx contains {trace!r}"
+    graph = onnx.load(str(path))
+    assert not any(node.metadata_props or node.doc_string for node in graph.graph.node)
+    assert {o.domain for o in graph.opset_import} <= {"", "ai.onnx"}
+
+
+def test_causal_padding_is_folded_into_the_convolutions(tmp_path):
+    """The TorchScript exporter writes each causal pad as shape ops + Pad; export folds them into the Conv
+    (the difference between 0.09 and 0.05 ms for one window of the TCN)."""
+    import onnx
+
+    model = build_model("tcn", model_config("tcn", "default", 17, 60)).eval()
+    export_onnx(model, torch.randn(2, 60, 17), tmp_path / "tcn.onnx")
+    ops = [node.op_type for node in onnx.load(str(tmp_path / "tcn.onnx")).graph.node]
+    assert "Pad" not in ops and ops.count("Conv") == 9, sorted(set(ops))

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 
 @dataclass(frozen=True)
@@ -111,8 +110,9 @@ def directional_accuracy(last_close: np.ndarray, actual: np.ndarray, predicted: 
     if n == 0:
         nan = float("nan")
         return DirectionResult(nan, (nan, nan), nan, 0, 0, excluded, PTResult(nan, nan, 0), nan, nan)
-    low, high = proportion_confint(correct, n, alpha=0.05, method="wilson")
-    p_value = float(stats.binomtest(correct, n, 0.5).pvalue)
+    binomial = stats.binomtest(correct, n, 0.5)
+    low, high = binomial.proportion_ci(0.95, method="wilson")
+    p_value = float(binomial.pvalue)
     return DirectionResult(
         100 * correct / n, (100 * float(low), 100 * float(high)), p_value, correct, n, excluded,
         pesaran_timmermann(predicted_up, actual_up), float(100 * predicted_up.mean()), float(100 * actual_up.mean()),

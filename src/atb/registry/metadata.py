@@ -251,6 +251,7 @@ class Performance(Section):
     peak_rss_mb: float | None = None
     peak_gpu_mb: float | None = None  # null on CPU
     latency_threads: int | None = None
+    latency_runs: int | None = None  # single-window timings behind the p50 (until it is stable)
     throughput_batch: int | None = None
 
 

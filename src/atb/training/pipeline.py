@@ -237,9 +237,11 @@ def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, Vers
         write_json(staged / "scaler.json", run.dataset.scaler.to_dict())
         test_windows = run.data.batch(run.data.anchors["test"])[0].cpu().numpy()
         opset = export_onnx(model, torch.from_numpy(test_windows[:2]), staged / "model.onnx")
+        reporter.stage("Checking ONNX parity")
         max_abs_diff = check_parity(staged / "model.onnx", model, test_windows)
         reporter.stage("Measuring ONNX Runtime latency")
         latency = measure_latency(staged / "model.onnx", test_windows[-1:], _batch_of(test_windows, 256))
+        reporter.stage("Publishing the version")
         run.predictions.to_parquet(staged / "predictions.parquet", index=False)
         metadata = _metadata(run, opset, max_abs_diff, latency)
         write_metadata(staged / "metadata.json", metadata)
@@ -288,7 +290,8 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
             parameters=count_parameters(run.model),
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             peak_gpu_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
-            latency_threads=1, throughput_batch=latency["batch_size_for_throughput"],
+            latency_threads=1, latency_runs=latency["latency_runs"],
+            throughput_batch=latency["batch_size_for_throughput"],
         ),
         onnx=Onnx(file="model.onnx", opset=opset, max_abs_diff=max_abs_diff, input="window",
                   input_shape=["batch", req.sequence_length, len(dataset.feature_names)]),
