@@ -75,6 +75,19 @@ def test_small_pages(fake: FakeBinance) -> None:
     assert starts(fake)[1] == t("2024-02-01") + pd.Timedelta(hours=100)
 
 
+def test_candles_say_whether_they_came_from_the_exchange_or_the_cache(fake: FakeBinance, tmp_path: Path) -> None:
+    assert get("2024-02-20").candles.attrs["source"] == "exchange:binance"  # fetched in this call
+    assert get("2024-02-21").candles.attrs["source"] == "cache: binance"  # all from the cache: no request
+    from atb.data.cache import merge_into_cache
+
+    other = CacheKey("binance", "ETHUSDT", "1h")
+    merge_into_cache(other, synthetic_candles(48, symbol="ETHUSDT", end=LAST_CLOSED), [],
+                     imported_from="ETHUSDT_1h.csv")
+    imported = download_candles("binance", "ETHUSDT", "1h", LAST_CLOSED - pd.Timedelta(hours=10), LAST_CLOSED,
+                                now=NOW, policy=FAST)
+    assert imported.requests == 0 and imported.candles.attrs["source"] == "cache: imported from ETHUSDT_1h.csv"
+
+
 def test_second_download_makes_no_request(fake: FakeBinance) -> None:
     first = get("2024-01-01", "2024-02-15")
     fake.reset_counts()

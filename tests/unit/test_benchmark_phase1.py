@@ -266,3 +266,15 @@ def test_bench_app_has_the_phase1_command():
     assert result.exit_code == 0
     for option in ("--quick", "--full", "--models", "--seeds", "--walk-forward", "--data-file", "--no-db"):
         assert option in result.output
+
+
+def test_cli_json_prints_the_results_and_threads_reach_every_run(tmp_path, fake, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(runner, "train_model", lambda req, rep=None: seen.append(req.threads) or fake_train(req, rep))
+    with pytest.raises(SystemExit) as caught:
+        bench.run_script(["--quick", "--data-source", "synthetic", "--models-dir", str(tmp_path / "m"),
+                          "--output-dir", str(tmp_path / "out"), "--no-db", "--threads", "1", "--json"])
+    assert caught.value.code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert printed["settings"]["threads"] == 1 and seen == [1, 1, 1]

@@ -81,7 +81,7 @@ def test_a_forecast_that_follows_its_input_is_not_collapsed():
 def test_training_summary_shows_a_collapsed_forecast():
     from rich.console import Console
 
-    from atb.cli.summary import training_summary
+    from atb.cli.summary import print_training_summary
     from atb.registry.metadata import VersionMetadata
 
     last, actual = _market()
@@ -93,7 +93,7 @@ def test_training_summary_shows_a_collapsed_forecast():
             "evaluation_results": ev, "performance": {"training_time_s": 1.0, "inference_ms_p50": 0.1,
                                                       "parameters": 10}, "onnx": {"max_abs_diff": 1e-7}}
     console = Console(width=200, record=True)
-    console.print(training_summary(VersionMetadata.from_json(meta)))
+    print_training_summary(console, VersionMetadata.from_json(meta))
     text = console.export_text()
     assert "collapsed forecast" in text and "100% of the forecasts are up" in text
     assert "100/" in text  # the forecast's up-rate beside the accuracy

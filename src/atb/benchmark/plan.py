@@ -100,7 +100,8 @@ def train_request(settings: BenchSettings, spec: RunSpec) -> TrainRequest:
     return TrainRequest(
         symbol=settings.symbol, architecture=spec.model.architecture, variant=spec.model.variant,
         days=settings.days, end=spec.end, test_start=spec.test_start, timeframe=settings.timeframe,
-        epochs=settings.epochs, seed=spec.seed, device=settings.device, data_source=settings.data_source,
+        epochs=settings.epochs, seed=spec.seed, device=settings.device, threads=settings.threads,
+        data_source=settings.data_source,
         data_file=settings.data_file, models_dir=settings.models_dir, synthetic_ar_coef=settings.synthetic_ar_coef,
         log_to_db=settings.log_to_db,
         extra={"benchmark": "phase1", "run": spec.index, "seed": spec.seed, "fold": spec.fold,

@@ -59,6 +59,7 @@ class BenchSettings:
     models_dir: Path | None = None
     output_dir: Path = Path("artifacts")
     device: str = TrainRequest.device
+    threads: int | None = TrainRequest.threads  # torch CPU threads per run (None: atb's default rule)
     log_to_db: bool = True
     synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef
     notes: list[str] = field(default_factory=list)
@@ -76,6 +77,7 @@ class BenchSettings:
             "mode": self.mode, "smoke_test": self.smoke_test, "symbol": self.symbol, "timeframe": self.timeframe,
             "days": self.days, "epochs": self.epochs, "seeds": self.seed_list, "walk_forward": self.walk_forward,
             "end_date": self.end_date, "models": [str(m) for m in self.models], "data_source": self.data_source,
+            "threads": self.threads,
             "data_file": self.data_file,
             "models_dir": None if self.models_dir is None else str(self.models_dir),
             "output_dir": str(self.output_dir), "device": self.device, "log_to_db": self.log_to_db,
@@ -118,7 +120,7 @@ def make_settings(
     models: str | None = None, seeds: int | None = None, walk_forward: int = 1, end_date: str | None = None,
     data_source: str | None = None, data_file: str | Path | None = None, models_dir: Path | None = None,
     output_dir: Path = Path("artifacts"), device: str = TrainRequest.device, timeframe: str = TrainRequest.timeframe,
-    log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef,
+    log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef, threads: int | None = None,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -135,6 +137,8 @@ def make_settings(
         raise UsageError(f"--seeds must be at least 1 (got {seeds})")
     if walk_forward < 1:
         raise UsageError(f"--walk-forward must be at least 1 (got {walk_forward})")
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be at least 1 (got {threads})")
     end = parse_time(end_date, "--end-date", end=True) if end_date is not None else None
     source = _data_source(data_source, data_file)
     if not symbol.strip():
@@ -144,7 +148,8 @@ def make_settings(
         models=parse_models(models) if models is not None else default_models(), walk_forward=walk_forward,
         end=end, end_date=end_date.strip() if end_date is not None else None,
         data_source=source, data_file=str(data_file) if data_file else None, models_dir=models_dir,
-        output_dir=Path(output_dir), device=device, log_to_db=log_to_db, synthetic_ar_coef=synthetic_ar_coef,
+        output_dir=Path(output_dir), device=device, threads=threads, log_to_db=log_to_db,
+        synthetic_ar_coef=synthetic_ar_coef,
     )
 
 

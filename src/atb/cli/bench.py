@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from atb.cli import options as opt
 from atb.cli.app import run_app
 from atb.cli.console import err, out
+from atb.cli.tables import Col, print_table
+from atb.jsonio import dumps
 from atb.training.request import TrainRequest
 
 app = typer.Typer(help="Benchmark the architectures against each other and against naive persistence.",
@@ -36,7 +36,9 @@ def phase1(
     output_dir: Path = typer.Option(Path("artifacts"), "--output-dir", help="Where the report files go."),
     device: opt.Device = TrainRequest.device,
     timeframe: opt.Timeframe = TrainRequest.timeframe,
+    threads: opt.Threads = None,
     no_db: opt.NoDb = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Train every architecture (x seeds x folds), compare them with the naive forecast and the baseline
     architecture, apply the guide's decision matrix, and write phase1_results.json, phase1_report.md and
@@ -51,6 +53,7 @@ def phase1(
         quick=quick, full=full, symbol=symbol, days=days, epochs=epochs, models=models, seeds=seeds,
         walk_forward=walk_forward, end_date=end_date, data_source=data_source, data_file=data_file,
         models_dir=models_dir, output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
+        threads=threads,
     )
     runs = len(make_plan(settings, None))
     kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
@@ -60,7 +63,10 @@ def phase1(
               + (f" x {settings.walk_forward} folds" if settings.walk_forward > 1 else "")
               + f"); data: {settings.data_source}", highlight=False, soft_wrap=True)
     result = run_phase1(settings, RichObserver())
-    _print_result(result)
+    if as_json:
+        print(dumps(result.results))  # what phase1_results.json holds; plain print: `| jq` must work
+    else:
+        _print_result(result)
     if result.failed:
         raise RunsFailed(f"{len(result.failed)} of {result.results['counts']['runs']} runs failed "
                          f"(see {result.files['results']})")
@@ -70,8 +76,6 @@ app.command("phase1")(phase1)
 
 
 def _print_result(result) -> None:
-    from rich.markup import escape
-
     from atb.benchmark.report import COLUMNS, FOLD_COLUMNS, fold_cells, summary_cells, title  # pandas: deferred
 
     results = result.results
@@ -79,21 +83,12 @@ def _print_result(result) -> None:
     if result.summary is not None:
         s = result.summary
         seeds = f"mean ± std across {len(s.seeds)} seeds" if len(s.seeds) > 1 else f"seed {s.seeds[0]}"
-        table = Table(title=f"{heading} · {s.windows} test windows {s.start} .. {s.end} · {seeds}",
-                      title_justify="left")
-        for col in COLUMNS:
-            table.add_column(col, justify="left" if col == "model" else "right")
-        for row, cells in zip(s.rows, summary_cells(s), strict=True):
-            table.add_row(*map(escape, cells), style="dim" if row.is_naive else None)  # "[collapsed: 1/3 seeds]"
-        # Into a log file: as wide as the table needs, not rich's default of 80 columns.
-        (out if out.is_terminal else Console(width=220)).print(table)
+        print_table(out, [Col(c, "left", wrap=True) if c == "model" else Col(c) for c in COLUMNS], summary_cells(s),
+                    title=f"{heading} · {s.windows} test windows {s.start} .. {s.end} · {seeds}",
+                    row_styles=["dim" if row.is_naive else None for row in s.rows])
     if results.get("folds"):
-        folds = Table(title="Folds: target times (UTC) and windows of each split", title_justify="left")
-        for col in FOLD_COLUMNS:
-            folds.add_column(col, justify="right" if col == "fold" else "left")
-        for cells in fold_cells(results["folds"]):
-            folds.add_row(*cells)
-        (out if out.is_terminal else Console(width=220)).print(folds)
+        print_table(out, [Col(c) if c == "fold" else Col(c, "left", wrap=True) for c in FOLD_COLUMNS],
+                    fold_cells(results["folds"]), title="Folds: target times (UTC) and windows of each split")
     if result.decision is not None:
         for line in result.decision.lines():
             out.print(line, highlight=False, markup=False, soft_wrap=True)

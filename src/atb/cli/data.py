@@ -94,6 +94,7 @@ def download(
     start: str | None = typer.Option(None, "--start", help="First day or time (UTC, ISO), instead of --days."),
     end: str | None = typer.Option(None, "--end", help="Last day (included) or time; default: now."),
     exchange: opt.Exchange = TrainRequest.exchange,
+    as_json: opt.Json = False,
 ) -> None:
     """Download candles into the local cache; only what the cache lacks is fetched."""
     import pandas as pd
@@ -125,6 +126,11 @@ def download(
     gaps = _gap_summary(_range_view(result.cached, candles))
     fetched = (f"{result.fetched:,} candles fetched in {result.requests} requests"
                if result.requests else "all from the cache (no network request)")
+    if as_json:
+        print(json.dumps({**_summary(_range_view(result.cached, candles)), "candles": len(candles),
+                          "fetched": result.fetched, "requests": result.requests, "seconds": elapsed,
+                          "source": candles.attrs.get("source")}, indent=2))
+        return
     _print_summary(f"{result.cached.key.label()}", [
         ("candles", f"{len(candles):,}"),
         ("first", _iso(candles["open_time"].iloc[0])),
@@ -138,7 +144,7 @@ def download(
 def _range_view(cached: Cached, candles: pd.DataFrame) -> Cached:
     from atb.data.cache import Cached
 
-    return Cached(cached.key, cached.path, candles, cached.coverage)
+    return Cached(cached.key, cached.path, candles, cached.coverage, cached.imported_from)
 
 
 @app.command("import")
@@ -147,6 +153,7 @@ def import_(
     symbol: str = typer.Option(..., "--symbol", "-s", help="Market the file holds, e.g. BTCUSDT."),
     timeframe: opt.Timeframe = ...,
     exchange: opt.Exchange = TrainRequest.exchange,
+    as_json: opt.Json = False,
 ) -> None:
     """Validate a candle file and merge it into the cache (for offline work)."""
     from atb.data.cache import CacheKey, merge_into_cache
@@ -159,8 +166,12 @@ def import_(
     key = CacheKey(check_exchange_id(exchange), normalize_symbol(symbol), timeframe)
     began = time.perf_counter()
     candles = read_candle_file(file, timeframe)
-    cached = merge_into_cache(key, candles, [])
+    cached = merge_into_cache(key, candles, [], imported_from=Path(file).name)
     elapsed = time.perf_counter() - began
+    if as_json:
+        print(json.dumps({**_summary(_range_view(cached, candles)), "file": str(file),
+                          "cached_rows": len(cached.candles), "seconds": elapsed}, indent=2))
+        return
     gaps = _gap_summary(_range_view(cached, candles))
     _print_summary(f"imported {file} as {key.label()}", [
         ("rows", f"{len(candles):,}"),

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from atb.cli import options as opt
 from atb.cli.console import out, warn
-from atb.cli.summary import comparison_lines, comparison_table, training_summary
+from atb.cli.summary import comparison_lines, print_comparison, print_training_summary
+from atb.cli.tables import Col, print_table
 from atb.config import models_dir as default_dir
+from atb.data.sources import source_kind
 from atb.errors import ModelError
 from atb.evaluation.metric_table import METRIC
 from atb.registry.metadata import SyntheticParams
@@ -56,19 +57,18 @@ def list_models(
     if not rows:
         out.print(f"No model versions in {store.root}" + (f" for {symbol}" if symbol else ""))
         return
-    table = Table(title=f"Model versions in {store.root}", title_justify="left")
-    for col in ("symbol", "version", "arch (variant)", "data"):
-        table.add_column(col, justify="left")
-    for key in LIST_METRICS:
-        table.add_column(METRIC[key].header, justify="right")
-    for r in rows:
-        name = r["version"] + (" [green](latest)[/green]" if r["latest"] else "")
-        if "error" in r:
-            table.add_row(r["symbol"], name, f"[red]{escape(r['error'])}[/red]", *[""] * (len(LIST_METRICS) + 1))
-            continue
-        table.add_row(r["symbol"], name, f"{r['architecture']} ({r['variant']})", str(r["data"]),
-                      *[METRIC[key].format(r[key]) for key in LIST_METRICS])
-    out.print(table)
+    cols = [Col("version", "left"), Col("latest", "left"), Col("data", "left"),
+            *[Col(METRIC[key].header) for key in LIST_METRICS]]
+    for sym in dict.fromkeys(r["symbol"] for r in rows):  # one table per symbol: the version id stays whole
+        table_rows = []
+        for r in (r for r in rows if r["symbol"] == sym):
+            if "error" in r:
+                table_rows.append([r["version"], "yes" if r["latest"] else "", f"damaged: {r['error']}",
+                                   *[""] * len(LIST_METRICS)])
+                continue
+            table_rows.append([r["version"], "yes" if r["latest"] else "", source_kind(r["data"]),
+                               *[METRIC[key].format(r[key]) for key in LIST_METRICS]])
+        print_table(out, cols, table_rows, title=f"{sym}: model versions in {store.root}")
 
 
 @app.command("show")
@@ -84,7 +84,7 @@ def show(
     if as_json:
         print(json.dumps(meta.to_json(), indent=2))
         return
-    out.print(training_summary(meta))
+    print_training_summary(out, meta)
     out.print(f"[dim]{path}[/dim]", highlight=False)
 
 
@@ -133,7 +133,7 @@ def compare_cmd(
     if as_json:
         print(json.dumps(comparison.to_dict(), indent=2))
         return
-    out.print(comparison_table(comparison, f"{symbol}: model comparison"))
+    print_comparison(out, comparison, f"{symbol}: model comparison")
     for line in comparison_lines(comparison):
         out.print(line, highlight=False, markup=False)  # plain text: "[collapsed]" is no markup
 

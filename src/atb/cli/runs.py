@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import typer
-from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from atb.cli import options as opt
 from atb.cli.console import out
+from atb.cli.tables import Col, print_table
+from atb.data.sources import source_kind
 from atb.errors import AtbError, UsageError
 from atb.evaluation.metric_table import METRIC
 from atb.jsonio import dumps
@@ -19,9 +20,8 @@ from atb.jsonio import dumps
 app = typer.Typer(help="Training runs recorded in the run-log database (newest first).", no_args_is_help=True)
 
 STATUSES = ("started", "completed", "failed", "interrupted")
-# The run-log columns `atb runs list` shows (named as the metrics); the wide ones only in a wide terminal.
-RUN_METRICS = ("test_rmse", "mape", "directional_accuracy", "rmse_skill_vs_naive")
-WIDE_RUN_METRICS = ("training_time_s",)
+# The run-log columns `atb runs list` shows (named as the metrics).
+RUN_METRICS = ("test_rmse", "mape", "directional_accuracy", "rmse_skill_vs_naive", "training_time_s")
 _STATUS_STYLE = {"completed": "green", "failed": "red", "interrupted": "yellow", "started": "cyan"}
 
 
@@ -35,12 +35,14 @@ def list_runs(
 ) -> None:
     """List training runs, newest first."""
     # sqlalchemy: deferred for start-up time
-    from atb.tracking.engine import get_engine
+    from atb.tracking.engine import get_engine, run_log_exists
     from atb.tracking.queries import list_runs as query
+    from atb.tracking.settings import database_url
 
     if status is not None and status.lower() not in STATUSES:
         raise UsageError(f"--status must be one of {', '.join(STATUSES)}, not {status!r}")
-    runs = query(get_engine(), symbol=symbol, architecture=architecture, status=status, limit=limit)
+    exists = run_log_exists(database_url())  # a read-only command creates no database
+    runs = query(get_engine(), symbol=symbol, architecture=architecture, status=status, limit=limit) if exists else []
     if as_json:
         _print_json(runs)
         return
@@ -48,7 +50,7 @@ def list_runs(
         out.print("no training runs recorded" + (" that match" if symbol or architecture or status else ""),
                   highlight=False)
         return
-    out.print(_runs_table(runs, out.width))
+    _print_runs(runs)
 
 
 @app.command("show")
@@ -58,10 +60,11 @@ def show(
 ) -> None:
     """Show one run: parameters, data, metrics and the epoch history."""
     # sqlalchemy: deferred for start-up time
-    from atb.tracking.engine import get_engine
+    from atb.tracking.engine import get_engine, run_log_exists
     from atb.tracking.queries import get_run
+    from atb.tracking.settings import database_url
 
-    run = get_run(get_engine(), run_id)
+    run = get_run(get_engine(), run_id) if run_log_exists(database_url()) else None
     if run is None:
         raise AtbError(f"no training run with id {run_id} (see `atb runs list`)")
     if as_json:
@@ -90,35 +93,27 @@ def _status(run: dict[str, Any]) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
-def _runs_table(runs: list[dict[str, Any]], width: int) -> Table:
-    wide = width >= 100  # an 80-column terminal drops the version and the fit time (see `runs show`)
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  padding=(0, 1), collapse_padding=True)
-    table.add_column("ID", justify="right", no_wrap=True)
-    # Text columns wrap in narrow terminals (at spaces, then anywhere); numbers never do.
-    for header in ("Started", "Symbol", "Model"):
-        table.add_column(header, overflow="fold", min_width=10 if header == "Started" else 7)
-    table.add_column("Status", no_wrap=True, min_width=9)
-    metrics = [METRIC[key] for key in RUN_METRICS + (WIDE_RUN_METRICS if wide else ())]
-    for header in ["Ep", *(m.short_header for m in metrics)]:
-        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
-    if wide:
-        table.add_column("Version", overflow="fold")
+def _print_runs(runs: list[dict[str, Any]]) -> None:
+    """One row per run; in a narrow terminal the columns that do not fit follow in a second table, the run id
+    repeated: no figure and no version id is ever cut."""
+    metrics = [METRIC[key] for key in RUN_METRICS]
+    cols = [Col("ID"), Col("Started", "left", wrap=True), Col("Symbol", "left", wrap=True),
+            Col("Model", "left", wrap=True), Col("Status", "left"), Col("Data", "left"), Col("Ep"),
+            *[Col(m.short_header) for m in metrics], Col("Version", "left")]
+    rows, styles = [], []
     for run in runs:
         started = _when(run["started_at"]) if run["started_at"] else f"{_when(run['finished_at'])}*"
-        symbol = " ".join(filter(None, [run["symbol"], run["timeframe"]])) or "-"
-        model = "/".join(filter(None, [run["architecture"], run["variant"]])) or "-"
-        cells = [str(run["id"]), started, symbol, model, _status(run),
-                 f"{run['epochs_run'] or '-'}/{run['epochs'] or '-'}",
-                 *("-" if run[m.key] is None else m.format(run[m.key]) for m in metrics)]
-        if wide:
-            cells.append(run["version_id"] or "-")
-        table.add_row(*cells)
-    notes = ["times UTC; Skill: RMSE skill vs naive persistence; details: atb runs show ID"]
+        rows.append([str(run["id"]), started, " ".join(filter(None, [run["symbol"], run["timeframe"]])) or "-",
+                     "/".join(filter(None, [run["architecture"], run["variant"]])) or "-", run["status"],
+                     source_kind(run["data_source"]), f"{run['epochs_run'] or '-'}/{run['epochs'] or '-'}",
+                     *("-" if run[m.key] is None else m.format(run[m.key]) for m in metrics),
+                     run["version_id"] or "-"])
+        styles.append(_STATUS_STYLE.get(run["status"]) if run["status"] != "completed" else None)
+    notes = ["times UTC; Skill: RMSE skill vs naive persistence; Data: exchange, cache, file or synthetic; "
+             "details: atb runs show ID"]
     if any(not run["started_at"] for run in runs):
         notes.append("* backfilled by `atb db sync`: the time the model was saved")
-    table.caption = "\n".join(notes)
-    return table
+    print_table(out, cols, rows, caption="\n".join(notes), row_styles=styles)
 
 
 _SECTIONS: list[tuple[str, list[str]]] = [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-from rich.table import Table
+from rich.console import Console
 
+from atb.cli.tables import Col, print_table
 from atb.evaluation.metric_table import (
     COMPARISON_COLUMNS,
     DASH,
@@ -33,31 +33,25 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def training_summary(meta: VersionMetadata) -> Table:
+def print_training_summary(console: Console, meta: VersionMetadata) -> None:
+    """`atb train` and `atb models show`: the version and naive persistence on its test windows."""
     # pandas and scipy (through atb.evaluation.comparison): deferred for start-up time
     from atb.evaluation.comparison import SIGNIFICANCE, version_rows
 
     tp, ev, perf = meta.training_params, meta.evaluation_results, meta.performance
-    synthetic = " [bold yellow](SYNTHETIC market)[/bold yellow]" if meta.data.synthetic else ""
-    table = Table(
-        title=f"{meta.symbol} {tp.timeframe} · {tp.label} · "
-              f"test {meta.data.test.start[:16]} .. {meta.data.test.end[:16]} "
-              f"({ev.test_windows} windows){synthetic}",
-        title_justify="left",
-    )
-    for col in _SUMMARY_COLUMNS:
-        table.add_column(col.header, justify="right" if col.key != "model" else "left")
+    synthetic = " (SYNTHETIC market)" if meta.data.synthetic else ""
+    title = (f"{meta.symbol} {tp.timeframe} · {tp.label} · test {meta.data.test.start[:16]} .. "
+             f"{meta.data.test.end[:16]} ({ev.test_windows} windows){synthetic}")
     model, naive = version_rows(meta)
-    table.add_row(*_plain(cells(model, _SUMMARY_COLUMNS)))
-    table.add_row(*_plain(cells(naive, _SUMMARY_COLUMNS)), style="dim")
     skill = ev.rmse_skill_vs_naive * 100
     p_one = ev.dm_vs_naive.p_value_one_sided
     beats = skill > 0 and p_one is not None and p_one < SIGNIFICANCE
     verdict = "beats" if beats else ("is worse than" if skill < 0 else "does not significantly beat")
     excluded = ev.directional_excluded
     caption = [
-        f"RMSE skill vs naive {skill:+.2f}% ({tp.architecture} {verdict} naive persistence; DM one-sided p, "
-        "H1: lower loss; a negative statistic means smaller squared errors)",
+        f"RMSE skill vs naive {METRIC['rmse_skill_vs_naive'].format(ev.rmse_skill_vs_naive)} ({tp.architecture} "
+        f"{verdict} naive persistence; DM one-sided p, H1: lower loss; a negative statistic means smaller "
+        "squared errors)",
         "dir. acc. over moves with a direction" + (f" ({excluded} flat moves left out)" if excluded else "")
         + "; up % fc/act: forecast and market up-rates; PT p: Pesaran-Timmermann, H1: better than those rates give",
         f"fit {perf.training_time_s:.1f}s, {tp.epochs_run} epochs (best {tp.best_epoch}) · "
@@ -65,24 +59,21 @@ def training_summary(meta: VersionMetadata) -> Table:
         f"parity {meta.onnx.max_abs_diff:.1e}",
     ]
     if ev.collapsed:
-        caption.append(f"[bold red]⚠ collapsed forecast:[/bold red] {ev.collapse_reason or ''}")
-    table.caption = "\n".join(caption)
-    table.caption_justify = "left"
-    return table
+        caption.append(f"⚠ collapsed forecast: {ev.collapse_reason or ''}")
+    print_table(console, _cols(_SUMMARY_COLUMNS), [cells(model, _SUMMARY_COLUMNS), cells(naive, _SUMMARY_COLUMNS)],
+                title=title, caption="\n".join(caption), row_styles=[None, "dim"])
 
 
-def comparison_table(comp, title: str) -> Table:
-    table = Table(title=f"{title} · {comp.windows} test windows {comp.start} .. {comp.end}", title_justify="left")
-    for col in COMPARISON_COLUMNS:
-        table.add_column(col.header, justify="left" if col.key == "model" else "right")
-    for r in comp.rows:
-        table.add_row(*_plain(cells(r)), style="dim" if r.is_naive else None)
-    return table
+def print_comparison(console: Console, comp, title: str) -> None:
+    """`atb models compare`: every version and naive persistence on the test windows they share."""
+    print_table(console, _cols(COMPARISON_COLUMNS), [cells(r) for r in comp.rows],
+                title=f"{title} · {comp.windows} test windows {comp.start} .. {comp.end}",
+                row_styles=["dim" if r.is_naive else None for r in comp.rows])
 
 
-def _plain(texts: list[str]) -> list[str]:
-    """Cells shown as they are: rich would take "[collapsed]" for markup and drop it."""
-    return [escape(t) for t in texts]
+def _cols(table: tuple[Column, ...]) -> list[Col]:
+    """The metric table's columns as terminal columns: the model label (left, may wrap), figures right."""
+    return [Col(c.header, "left", wrap=True) if c.key == "model" else Col(c.header) for c in table]
 
 
 def comparison_lines(comp) -> list[str]:

@@ -8,7 +8,7 @@ import typer
 
 from atb.cli import options as opt
 from atb.cli.console import out
-from atb.cli.summary import training_summary
+from atb.cli.summary import print_training_summary
 from atb.training.request import LOSSES, TrainRequest
 
 app = typer.Typer(help="Train forecasting models.", no_args_is_help=True)
@@ -63,5 +63,5 @@ def model(
     if as_json:
         print(json.dumps(outcome.metadata.to_json(), indent=2))
         return
-    out.print(training_summary(outcome.metadata))
+    print_training_summary(out, outcome.metadata)
     out.print(f"[green]✓[/green] Saved {outcome.version_dir}  (latest -> {outcome.version_dir.name})", highlight=False)

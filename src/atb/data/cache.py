@@ -6,6 +6,9 @@ where the exchange had no candles (outages, before the listing), which is what l
 download of the same range make no network call and lets two separate downloads leave an honest
 hole between them.
 
+It also records the names of the files that `atb data import` merged into it (``imported_from``), so that
+candles read back from the cache say where they came from (:mod:`atb.data.sources`).
+
 Writes are atomic (temporary file, fsync, ``os.replace``) and serialised by a ``filelock`` lock
 beside the file, so readers never see a half-written file and two writers never lose each other's
 candles. A file that cannot be read is moved aside to ``<name>.corrupt-<UTC time>`` and treated as
@@ -39,6 +42,7 @@ Span = tuple[pd.Timestamp, pd.Timestamp]  # first and last open time, both inclu
 log = logging.getLogger(__name__)
 
 _COVERAGE_KEY = b"atb.coverage"
+_IMPORTED_KEY = b"atb.imported_from"
 _LOCK_TIMEOUT_S = 120.0
 _NAME = re.compile(r"^(?P<symbol>[A-Z0-9]+)-(?P<timeframe>[0-9]+[mhdw])\.parquet$")
 
@@ -63,6 +67,7 @@ class Cached:
     path: Path
     candles: pd.DataFrame
     coverage: list[Span]
+    imported_from: tuple[str, ...] = ()  # names of the files `atb data import` merged in
 
     @property
     def gaps(self) -> GapReport:
@@ -133,10 +138,12 @@ def _read_file(key: CacheKey, path: Path) -> Cached:
     frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True).astype("datetime64[ns, UTC]")
     for col in COLUMNS[1:]:
         frame[col] = frame[col].astype("float64")
-    coverage = _decode_spans((table.schema.metadata or {}).get(_COVERAGE_KEY))
+    meta = table.schema.metadata or {}
+    coverage = _decode_spans(meta.get(_COVERAGE_KEY))
     if coverage is None:  # a file written without coverage: trust its own first..last
         coverage = [] if frame.empty else [(frame["open_time"].iloc[0], frame["open_time"].iloc[-1])]
-    return Cached(key, path, frame, coverage)
+    imported = tuple(json.loads(meta[_IMPORTED_KEY])) if meta.get(_IMPORTED_KEY) else ()
+    return Cached(key, path, frame, coverage, imported)
 
 
 def _move_aside(path: Path, problem: str) -> None:
@@ -195,11 +202,12 @@ def _lock(path: Path) -> Iterator[None]:
         lock.release()
 
 
-def _write_atomic(path: Path, frame: pd.DataFrame, coverage: list[Span]) -> None:
-
+def _write_atomic(path: Path, frame: pd.DataFrame, coverage: list[Span], imported_from: tuple[str, ...]) -> None:
     table = pa.Table.from_pandas(frame[COLUMNS], preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[_COVERAGE_KEY] = _encode_spans(coverage)
+    if imported_from:
+        meta[_IMPORTED_KEY] = json.dumps(list(imported_from)).encode()
     table = table.replace_schema_metadata(meta)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -213,8 +221,9 @@ def _write_atomic(path: Path, frame: pd.DataFrame, coverage: list[Span]) -> None
 
 
 def merge_into_cache(key: CacheKey, candles: pd.DataFrame, covered: Iterable[Span],
-                     root: str | Path | None = None) -> Cached:
-    """Add validated candles (newer values win on equal open times) and mark ``covered`` spans.
+                     root: str | Path | None = None, *, imported_from: str | None = None) -> Cached:
+    """Add validated candles (newer values win on equal open times) and mark ``covered`` spans;
+    ``imported_from``: the name of the file they come from (`atb data import`).
 
     Read-merge-write happens under the file's lock, so concurrent writers never lose candles.
     """
@@ -233,8 +242,11 @@ def merge_into_cache(key: CacheKey, candles: pd.DataFrame, covered: Iterable[Spa
         if not candles.empty:  # candles are always covered by themselves
             spans.append((candles["open_time"].iloc[0], candles["open_time"].iloc[-1]))
         coverage = merge_spans(spans, step)
-        _write_atomic(path, merged, coverage)
-    return Cached(key, path, merged, coverage)
+        imported = old.imported_from if old is not None else ()
+        if imported_from and imported_from not in imported:
+            imported = (*imported, imported_from)
+        _write_atomic(path, merged, coverage, imported)
+    return Cached(key, path, merged, coverage, imported)
 
 
 # --- listing ---------------------------------------------------------------------------------------

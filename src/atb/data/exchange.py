@@ -39,6 +39,7 @@ from atb.data.candles import (
     to_utc,
     validate_candles,
 )
+from atb.data.sources import cache_label, exchange_label
 from atb.data.symbols import normalize_symbol, to_ccxt_symbol
 from atb.data.timeframes import timeframe_delta
 from atb.errors import DataError, NetworkError, UsageError
@@ -533,7 +534,9 @@ def download_candles(
     if candles.empty:
         raise DataError(f"{exchange_id} has no {symbol} {timeframe} candles between "
                         f"{first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC")
-    candles.attrs["source"] = f"exchange:{exchange_id}"
+    # Say where the candles really came from: this run's requests, or the cache (filled earlier or imported).
+    candles.attrs["source"] = (exchange_label(exchange_id) if requests else
+                               cache_label(exchange_id, book.cached.imported_from if book.cached else ()))
     return DownloadResult(candles, book.cached, first, last, book.fetched, requests, book.missed)
 
 

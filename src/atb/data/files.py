@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from atb.data.candles import COLUMNS, validate_candles
+from atb.data.sources import file_label
 from atb.data.timeframes import timeframe_delta
 from atb.errors import DataError
 
@@ -47,7 +48,7 @@ def read_candle_file(path: str | Path, timeframe: str | None = None) -> pd.DataF
     candles = validate_candles(frame, str(path), timeframe, row_offset=row_offset)
     if timeframe is not None:
         _check_spacing(candles, str(path), timeframe)
-    candles.attrs["source"] = f"file:{path.name}"
+    candles.attrs["source"] = file_label(path)
     return candles
 
 

@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from atb.data.candles import COLUMNS
+from atb.data.sources import SYNTHETIC
 from atb.data.timeframes import timeframe_delta, timeframe_seconds
 from atb.errors import DataError
 
 SYNTHETIC_END = pd.Timestamp("2025-01-01T00:00:00Z")  # fixed, so a seed always gives the same market
-SOURCE_LABEL = "synthetic"
+SOURCE_LABEL = SYNTHETIC
 # Every request is cut from the tail of one path of at least this many bars, so that asking for fewer
 # candles gives the same market (the same prices at the same times), only a shorter stretch of it.
 MIN_PATH_BARS = 60_000

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from atb.data.sources import cache_label
 from atb.errors import DataError, UsageError
 
 SOURCES = ("cache", "file", "synthetic")
@@ -26,7 +27,7 @@ def newest_candles(source: str, symbol: str, timeframe: str, bars: int, *, excha
                 f"{timeframe}', or pass --data-file"
             )
         candles = cached.candles
-        candles.attrs["source"] = f"cache:{exchange}"
+        candles.attrs["source"] = cache_label(exchange, cached.imported_from)
     elif source == "file":
         from atb.data.files import read_candle_file
 

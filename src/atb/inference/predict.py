@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from atb.data.sources import SYNTHETIC
 from atb.data.timeframes import timeframe_delta
 from atb.errors import DataError, ModelError
 from atb.features.indicators import compute_features
@@ -48,7 +49,7 @@ def forecast_next(version_dir: Path, candles: pd.DataFrame, now: pd.Timestamp | 
     import onnxruntime as ort  # deferred: heavy to import, and `atb predict` loads this module to start with
 
     meta = read_metadata(version_dir)
-    synthetic = candles.attrs.get("source") == "synthetic"
+    synthetic = candles.attrs.get("source") == SYNTHETIC
     check_market(meta, version_dir.name, synthetic)
     tp = meta.training_params
     length, timeframe, horizon = int(tp.sequence_length), tp.timeframe, tp.bars_ahead

@@ -190,7 +190,7 @@ class SyntheticParams(Section):
 
 @dataclass
 class DataInfo(Section):
-    source: str | None = None  # "exchange:binance", "file:<path>", "synthetic"
+    source: str | None = None  # a label of atb.data.sources: "exchange:binance", "file:NAME", "synthetic"...
     synthetic: bool | None = None
     rows: int | None = None
     gaps: int | None = None

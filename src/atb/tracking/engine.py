@@ -43,6 +43,13 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database)
 
 
+def run_log_exists(url: URL) -> bool:
+    """False only for a SQLite run log whose file does not exist yet: a reader then has nothing to read and
+    must not create it (`atb runs list` on a fresh machine)."""
+    path = sqlite_path(url)
+    return path is None or path.exists()
+
+
 @contextmanager
 def database_errors(url: URL, doing: str = "reach") -> Iterator[None]:
     """Any driver, network or lock error becomes one TrackingError line that names the (masked) URL."""

@@ -18,6 +18,7 @@ from atb import __version__
 from atb.config import models_dir as default_models_dir
 from atb.data.candles import find_gaps
 from atb.data.loader import load_market
+from atb.data.sources import SYNTHETIC
 from atb.data.timeframes import bars_per_day, timeframe_delta
 from atb.errors import AtbError, ModelError, UsageError
 from atb.features.dataset import build_dataset, history_bars_needed
@@ -93,7 +94,7 @@ class FittedRun:
 
     @property
     def synthetic(self) -> bool:
-        return self.source_label == "synthetic"
+        return self.source_label == SYNTHETIC
 
     @property
     def registry_folder(self) -> str:
