@@ -17,11 +17,11 @@ from atb.backtest.costs import DEFAULT_FEE_BPS, DEFAULT_SLIPPAGE_BPS, bars_per_y
 from atb.backtest.metrics import TradingMetrics, trading_metrics
 from atb.backtest.positions import MODES
 from atb.backtest.result import BacktestResult, StrategyResult
-from atb.backtest.run import run_backtest
+from atb.backtest.run import SKIPPED, check_horizon, run_backtest, training_backtest
 from atb.backtest.threshold import THRESHOLD_COST_MULTIPLES, ThresholdChoice, select_threshold
 
 __all__ = [
     "DEFAULT_FEE_BPS", "DEFAULT_SLIPPAGE_BPS", "MODES", "THRESHOLD_COST_MULTIPLES", "BacktestResult", "Bars",
     "StrategyResult", "ThresholdChoice", "TradingMetrics", "bars_from_frame", "bars_per_year", "cost_per_unit",
-    "run_backtest", "select_threshold", "trading_metrics",
+    "SKIPPED", "check_horizon", "run_backtest", "select_threshold", "trading_metrics", "training_backtest",
 ]
