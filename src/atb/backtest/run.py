@@ -16,13 +16,13 @@ from atb.backtest.positions import (
     forecast_positions,
     momentum_positions,
 )
+from atb.backtest.protocol import SUPPORTED_HORIZON
 from atb.backtest.result import BacktestResult, StrategyResult
 from atb.backtest.sharpe import deflated_sharpe_ratio, probabilistic_sharpe_ratio, sharpe_moments
 from atb.backtest.simulate import simulate
 from atb.backtest.threshold import ThresholdChoice, select_threshold
 from atb.errors import AtbError, DataError, UsageError
 
-SUPPORTED_HORIZON = 1
 SKIPPED = "skipped"  # metadata.json's backtest: {"skipped": why} when a training run could not run one
 
 
