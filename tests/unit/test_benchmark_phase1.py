@@ -31,6 +31,16 @@ def split(start: pd.Timestamp, end: pd.Timestamp) -> dict:
             "n": int((end - start) / pd.Timedelta(hours=1)) + 1}
 
 
+def fake_forecasts(times: pd.DatetimeIndex, architecture: str, seed: int) -> tuple[np.ndarray, ...]:
+    """last, actual, predicted closes: the market depends on the window, the forecast's noise on the model."""
+    n = len(times)
+    rng = np.random.default_rng(int(times[0].timestamp()))
+    last = 100 + rng.normal(0, 1, n).cumsum()
+    actual = last + rng.normal(0, 1, n)
+    noise = np.random.default_rng(zlib.crc32(f"{architecture}{seed}".encode())).normal(0, 0.2, n)
+    return last, actual, last + SKILL[architecture] * (actual - last) + noise
+
+
 def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
     """A version folder like the pipeline's: metadata.json and predictions.parquet on a shared market."""
     if req.architecture == fail:
@@ -42,18 +52,17 @@ def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
     test_start = getattr(req, "test_start", None)  # (runs on older code too, to show what a change fixes)
     times = pd.date_range(test_start, end, freq="h") if test_start is not None else \
         pd.date_range(end=end, periods=120, freq="h")
-    n = len(times)
-    rng = np.random.default_rng(int(times[0].timestamp()))  # the market depends on the window, not the model
-    last = 100 + rng.normal(0, 1, n).cumsum()
-    actual = last + rng.normal(0, 1, n)
-    noise = np.random.default_rng(zlib.crc32(f"{req.architecture}{req.seed}".encode())).normal(0, 0.2, n)
-    predicted = last + SKILL[req.architecture] * (actual - last) + noise
     hour = pd.Timedelta(hours=1)
+    last, actual, predicted = fake_forecasts(times, req.architecture, req.seed)
+    val_times = pd.date_range(times[0] - 150 * hour, times[0] - hour, freq="h")
     version = f"{end:%Y%m%d%H}_{req.architecture}_{req.variant}_{req.seed}"
     folder = Path(req.models_dir) / req.symbol / "price" / version
     folder.mkdir(parents=True)
-    pd.DataFrame({"target_time": times, "last_close": last, "actual_close": actual,
-                  "predicted_close": predicted}).to_parquet(folder / "predictions.parquet", index=False)
+    frames = [pd.DataFrame({"target_time": t, "last_close": p[0], "actual_close": p[1], "predicted_close": p[2],
+                            "split": split_name})
+              for t, p, split_name in ((val_times, fake_forecasts(val_times, req.architecture, req.seed), "validation"),
+                                       (times, (last, actual, predicted), "test"))]
+    pd.concat(frames, ignore_index=True).to_parquet(folder / "predictions.parquet", index=False)
     meta = {
         "version_id": version, "symbol": req.symbol,
         "training_params": {"architecture": req.architecture, "architecture_variant": req.variant, "epochs_run": 3},

@@ -22,6 +22,8 @@ STATUSES = ("started", "completed", "failed", "interrupted")
 # The run-log columns `atb runs list` shows (named as the metrics); the wide ones only in a wide terminal.
 RUN_METRICS = ("test_rmse", "mape", "directional_accuracy", "rmse_skill_vs_naive")
 WIDE_RUN_METRICS = ("training_time_s",)
+# `atb runs list --trading`: the backtest's headline figures instead (the strategy after costs, PSR vs buy-and-hold)
+TRADING_RUN_METRICS = ("backtest_sharpe", "backtest_psr_vs_buy_and_hold", "backtest_n_trades", "backtest_fees_paid")
 _STATUS_STYLE = {"completed": "green", "failed": "red", "interrupted": "yellow", "started": "cyan"}
 
 
@@ -31,6 +33,8 @@ def list_runs(
     architecture: opt.ArchitectureFilter = None,
     status: str | None = typer.Option(None, "--status", help=f"Only runs in this state: {', '.join(STATUSES)}."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many runs."),
+    trading: bool = typer.Option(False, "--trading", help="Show the backtest's figures (Sharpe after costs, PSR "
+                                                          "vs buy-and-hold, trades, fees) instead of the errors."),
     as_json: opt.Json = False,
 ) -> None:
     """List training runs, newest first."""
@@ -48,7 +52,7 @@ def list_runs(
         out.print("no training runs recorded" + (" that match" if symbol or architecture or status else ""),
                   highlight=False)
         return
-    out.print(_runs_table(runs, out.width))
+    out.print(_runs_table(runs, out.width, TRADING_RUN_METRICS if trading else RUN_METRICS))
 
 
 @app.command("show")
@@ -90,7 +94,7 @@ def _status(run: dict[str, Any]) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
-def _runs_table(runs: list[dict[str, Any]], width: int) -> Table:
+def _runs_table(runs: list[dict[str, Any]], width: int, shown: tuple[str, ...] = RUN_METRICS) -> Table:
     wide = width >= 100  # an 80-column terminal drops the version and the fit time (see `runs show`)
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   padding=(0, 1), collapse_padding=True)
@@ -99,7 +103,7 @@ def _runs_table(runs: list[dict[str, Any]], width: int) -> Table:
     for header in ("Started", "Symbol", "Model"):
         table.add_column(header, overflow="fold", min_width=10 if header == "Started" else 7)
     table.add_column("Status", no_wrap=True, min_width=9)
-    metrics = [METRIC[key] for key in RUN_METRICS + (WIDE_RUN_METRICS if wide else ())]
+    metrics = [METRIC[key] for key in shown + (WIDE_RUN_METRICS if wide else ())]
     for header in ["Ep", *(m.short_header for m in metrics)]:
         table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     if wide:
@@ -114,7 +118,9 @@ def _runs_table(runs: list[dict[str, Any]], width: int) -> Table:
         if wide:
             cells.append(run["version_id"] or "-")
         table.add_row(*cells)
-    notes = ["times UTC; Skill: RMSE skill vs naive persistence; details: atb runs show ID"]
+    notes = ["times UTC; " + ("Sharpe, trades, fees: the backtest's strategy after costs (test split); PSR B&H: "
+                              "P(its Sharpe > buy-and-hold's)" if shown == TRADING_RUN_METRICS else
+                              "Skill: RMSE skill vs naive persistence") + "; details: atb runs show ID"]
     if any(not run["started_at"] for run in runs):
         notes.append("* backfilled by `atb db sync`: the time the model was saved")
     table.caption = "\n".join(notes)
@@ -130,7 +136,10 @@ _SECTIONS: list[tuple[str, list[str]]] = [
     ("test metrics", ["test_rmse", "test_mae", "mape", "directional_accuracy", "directional_accuracy_ci_low",
                       "directional_accuracy_ci_high", "directional_p_value", "naive_test_rmse",
                       "naive_test_mae", "naive_mape", "rmse_skill_vs_naive", "dm_statistic", "dm_p_value",
-                      "val_loss", "train_loss"]),
+                      "dm_p_value_one_sided", "directional_pt_p_value", "val_loss", "train_loss"]),
+    ("backtest", ["backtest_sharpe", "backtest_sharpe_ci_low", "backtest_sharpe_ci_high", "backtest_total_return",
+                  "backtest_max_drawdown", "backtest_n_trades", "backtest_fees_paid", "backtest_psr_vs_zero",
+                  "backtest_psr_vs_buy_and_hold", "backtest_buy_and_hold_sharpe", "backtest_threshold"]),
     ("performance", ["inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s", "parameters",
                      "peak_rss_mb", "onnx_max_abs_diff"]),
 ]

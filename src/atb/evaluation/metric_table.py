@@ -112,11 +112,11 @@ TRADING_METRICS = (
     Metric("sharpe_ci95", "Sharpe 95% CI", "", 2, kind="interval", spread=False),
     Metric("sortino", "Sortino", "", 2, higher_is_better=True),
     Metric("max_drawdown", "max drawdown", "%", 1, higher_is_better=False, kind="fraction_pct", short="MaxDD"),
-    Metric("max_drawdown_bars", "max drawdown bars", "", higher_is_better=False, kind="count", spread=False),
+    Metric("max_drawdown_bars", "max drawdown bars", "", 0, higher_is_better=False),  # a mean across seeds: 0 digits
     Metric("calmar", "Calmar", "", 2, higher_is_better=True),
     Metric("hit_rate", "hit rate", "%", 1, kind="fraction_pct"),
     Metric("profit_factor", "profit factor", "", 2, higher_is_better=True),
-    Metric("n_trades", "trades", "", kind="count", spread=False, short="Trades"),
+    Metric("n_trades", "trades", "", 0, short="Trades"),
     Metric("exposure_pct", "exposure %", "%", 1),
     Metric("turnover", "turnover / bar", "", 3),
     Metric("fees_paid", "fees paid", "%", 2, higher_is_better=False, kind="fraction_pct", short="Fees"),
