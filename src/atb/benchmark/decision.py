@@ -290,15 +290,17 @@ def _economic(row: dict) -> dict:
     above = sum(v is not None and hold is not None and v > hold for v in seeds)
     beats = psr is not None and psr > ECONOMIC_PSR and bool(seeds) and above == len(seeds)
     return {"label": row["label"], "beats": beats if psr is not None else None, "psr": psr,
-            "seeds_above": above, "seeds": len(seeds)}
+            "seeds_above": above, "seeds": len(seeds), "backtested": "backtest_sharpe_seeds" in row}
 
 
 def _economic_statement(verdicts: list[dict]) -> str:
-    known = [e for e in verdicts if e["psr"] is not None]
-    if not known:
+    if not any(e["backtested"] for e in verdicts):
         return ""
     parts = []
-    for e in known:
+    for e in verdicts:
+        if e["psr"] is None:  # no Sharpe: never in the market, or returns that never varied
+            parts.append(f"{e['label']}: n/a (no Sharpe ratio: the strategy never traded on the test bars)")
+            continue
         seeds = f", Sharpe above buy-and-hold's in {e['seeds_above']} of {e['seeds']} seeds" if e["seeds"] > 1 else ""
         parts.append(f"{e['label']}: {'yes' if e['beats'] else 'no'} (PSR {e['psr']:.2f}{seeds})")
     return (f"Beats buy-and-hold after costs (the trading section's strategy; it needs PSR vs buy-and-hold > "

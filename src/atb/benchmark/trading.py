@@ -132,7 +132,7 @@ def trading_summary(records: list[RunRecord], entries: dict[int, Entry], timefra
         thresholds.setdefault(r.label, []).append(result.threshold)
         sources.add(result.threshold_source)
         paths[r.index] = _frame(result, r.fold)
-    common = _common_bars(paths.values())
+    common = _common_bars(ok, paths)
     if common.empty:
         return None, "the runs share no test bars"
     labels = list(dict.fromkeys(r.label for r in ok))  # plan order: the baseline first
@@ -163,12 +163,25 @@ def _frame(result, fold: int) -> pd.DataFrame:
     return pd.DataFrame(columns, index=index)
 
 
-def _common_bars(frames) -> pd.MultiIndex:
-    frames = list(frames)
-    common = frames[0].index
-    for frame in frames[1:]:
-        common = common.intersection(frame.index)
-    return common.sort_values()
+def _common_bars(runs: list[RunRecord], paths: dict) -> pd.MultiIndex:
+    """The (fold, target time) bars that every model and seed scored: in each fold, the bars all its runs share;
+    a fold that lacks some model's or seed's run (it failed) gives none."""
+    everyone = {(r.label, r.seed) for r in runs}
+    parts = []
+    for fold in sorted({r.fold for r in runs}):
+        in_fold = [r for r in runs if r.fold == fold]
+        if {(r.label, r.seed) for r in in_fold} != everyone:
+            continue
+        common = paths[in_fold[0].index].index
+        for r in in_fold[1:]:
+            common = common.intersection(paths[r.index].index)
+        parts.append(common)
+    if not parts:
+        return pd.MultiIndex.from_arrays([[], []], names=["fold", "target_time"])
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.union(part)
+    return union.sort_values()
 
 
 def _by_seed(runs: list[RunRecord]) -> list[list[RunRecord]]:

@@ -104,7 +104,8 @@ def _runs_table(runs: list[dict[str, Any]], width: int, shown: tuple[str, ...] =
         table.add_column(header, overflow="fold", min_width=10 if header == "Started" else 7)
     table.add_column("Status", no_wrap=True, min_width=9)
     metrics = [METRIC[key] for key in shown + (WIDE_RUN_METRICS if wide else ())]
-    for header in ["Ep", *(m.short_header for m in metrics)]:
+    epochs = shown != TRADING_RUN_METRICS  # the trading view leaves the epochs out, to fit 80 columns
+    for header in ["Ep"] * epochs + [m.short_header for m in metrics]:
         table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     if wide:
         table.add_column("Version", overflow="fold")
@@ -113,12 +114,12 @@ def _runs_table(runs: list[dict[str, Any]], width: int, shown: tuple[str, ...] =
         symbol = " ".join(filter(None, [run["symbol"], run["timeframe"]])) or "-"
         model = "/".join(filter(None, [run["architecture"], run["variant"]])) or "-"
         cells = [str(run["id"]), started, symbol, model, _status(run),
-                 f"{run['epochs_run'] or '-'}/{run['epochs'] or '-'}",
+                 *[f"{run['epochs_run'] or '-'}/{run['epochs'] or '-'}"] * epochs,
                  *("-" if run[m.key] is None else m.format(run[m.key]) for m in metrics)]
         if wide:
             cells.append(run["version_id"] or "-")
         table.add_row(*cells)
-    notes = ["times UTC; " + ("Sharpe, trades, fees: the backtest's strategy after costs (test split); PSR B&H: "
+    notes = ["times UTC; " + ("Sharpe, trades, fees: the backtest's strategy after costs (test split); PSR: "
                               "P(its Sharpe > buy-and-hold's)" if shown == TRADING_RUN_METRICS else
                               "Skill: RMSE skill vs naive persistence") + "; details: atb runs show ID"]
     if any(not run["started_at"] for run in runs):

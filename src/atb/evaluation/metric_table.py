@@ -125,7 +125,7 @@ TRADING_METRICS = (
 SHARPE_TESTS = (
     Metric("psr_vs_zero", "PSR vs 0", "", 3, higher_is_better=True, spread=False),
     Metric("psr_vs_buy_and_hold", "PSR vs buy-and-hold", "", 3, higher_is_better=True, spread=False,
-           compared_with="buy_and_hold", short="PSR B&H"),
+           compared_with="buy_and_hold", short="PSR"),
     Metric("dsr", "deflated Sharpe (DSR)", "", 3, higher_is_better=True, spread=False),
 )
 TRADING_METRIC = {m.key: m for m in TRADING_METRICS + SHARPE_TESTS}
