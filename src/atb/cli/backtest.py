@@ -31,7 +31,7 @@ THRESHOLD_WHY = {
 Mode = Annotated[str, typer.Option("--mode", help=f"{' or '.join(MODES)}: long or flat; long_short also goes "
                                                   "short below -threshold.")]
 FeeBps = Annotated[float, typer.Option("--fee-bps", help="Fee per unit of position change, in basis points "
-                                                         "(10: Binance spot taker).")]
+                                                         "(the default: Binance spot taker).")]
 SlippageBps = Annotated[float, typer.Option("--slippage-bps", help="Slippage per unit of position change, in "
                                                                    "basis points.")]
 Threshold = Annotated[float | None, typer.Option(
