@@ -136,9 +136,11 @@ def trading_summary(records: list[RunRecord], entries: dict[int, Entry], timefra
     if common.empty:
         return None, "the runs share no test bars"
     labels = list(dict.fromkeys(r.label for r in ok))  # plan order: the baseline first
-    models = [_row(label, runs[0].architecture, [_seed_path(seed_runs, paths, common, "strategy")
-                                                 for seed_runs in _by_seed(runs)], cost, bpy)
-              for label in labels for runs in [[r for r in ok if r.label == label]]]
+    models = []
+    for label in labels:
+        runs = [r for r in ok if r.label == label]
+        seed_paths = [_seed_path(seed_runs, paths, common, "strategy") for seed_runs in _by_seed(runs)]
+        models.append(_row(label, runs[0].architecture, seed_paths, cost, bpy))
     # The benchmarks depend on the bars and the costs only: any one seed's runs of any one model give them.
     one_seed = _by_seed([r for r in ok if r.label == labels[0]])[0]
     benchmarks = [_row(label, None, [_seed_path(one_seed, paths, common, name)], cost, bpy)
