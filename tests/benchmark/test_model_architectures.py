@@ -12,7 +12,6 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from atb.benchmark.decision import decide
@@ -20,6 +19,7 @@ from atb.evaluation.comparison import SIGNIFICANCE, Entry, compare
 from atb.evaluation.latency import measure_latency
 from atb.models.factory import build_model, count_parameters
 from atb.models.registry import VARIANTS, names
+from atb.registry.predictions import read_predictions
 
 pytestmark = pytest.mark.benchmark
 ARCHITECTURES = names()  # the built-in ones (a test may register more later)
@@ -47,7 +47,7 @@ def test_comprehensive_model_comparison(trained):
             assert math.isfinite(ev[key]), f"{arch}/{variant}: {key} = {ev[key]}"
         assert ev["test_rmse"] > 0 and 0 <= ev["directional_accuracy"] <= 100
         assert on_disk["onnx"]["max_abs_diff"] < 1e-3
-        preds = pd.read_parquet(folder / "predictions.parquet")
+        preds = read_predictions(folder).test
         assert len(preds) == ev["test_windows"] and np.isfinite(preds["predicted_close"]).all()
 
     # The benchmark's table: every architecture, the naive row, the CNN-LSTM baseline, on shared windows.

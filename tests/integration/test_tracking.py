@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -662,3 +662,81 @@ def test_epoch_rows_cascade_with_their_run(database: Database) -> None:
         s.delete(s.get(TrainingRun, run_id))
     with session() as s:
         assert s.scalar(select(func.count()).select_from(TrainingEpoch)) == 0
+
+
+# ------------------------------------------------------------------------ backtest headlines (revision 0002)
+
+
+def with_backtest(metadata: dict[str, Any]) -> dict[str, Any]:
+    """metadata.json with a backtest section as the pipeline writes it (atb.backtest's to_dict, abridged)."""
+    metadata["evaluation_results"].update(directional_pt_p_value=0.31,
+                                          dm_vs_naive={"statistic": 0.84, "p_value": 0.40, "p_value_one_sided": 0.8})
+    strategy = {"total_return": -0.021, "sharpe": -1.25, "sharpe_ci95": [-3.5, 1.0], "max_drawdown": 0.05,
+                "n_trades": 37, "fees_paid": 0.0444}
+    metadata["backtest"] = {"mode": "long_flat", "fee_bps": 10.0, "slippage_bps": 2.0, "threshold": 0.0006,
+                            "threshold_source": "validation", "bars_per_year": 8760.0, "n_bars": 107,
+                            "strategy": strategy, "buy_and_hold": {**strategy, "sharpe": 0.75, "n_trades": 1},
+                            "momentum": strategy, "psr_vs_zero": 0.12, "psr_vs_buy_and_hold": 0.04}
+    return metadata
+
+
+def backtest_row(run: TrainingRun) -> tuple:
+    return (run.backtest_sharpe, run.backtest_sharpe_ci_low, run.backtest_sharpe_ci_high, run.backtest_total_return,
+            run.backtest_max_drawdown, run.backtest_n_trades, run.backtest_fees_paid, run.backtest_psr_vs_zero,
+            run.backtest_psr_vs_buy_and_hold, run.backtest_buy_and_hold_sharpe, run.backtest_threshold,
+            run.directional_pt_p_value, run.dm_p_value_one_sided)
+
+
+HEADLINES = (-1.25, -3.5, 1.0, -0.021, 0.05, 37, 0.0444, 0.12, 0.04, 0.75, 0.0006, 0.31, 0.8)
+
+
+def test_the_backtest_headlines_are_logged_synced_and_listed(database: Database, tmp_path: Path) -> None:
+    live = log_run(with_backtest(make_metadata("2026-11-26_100000_tcn_default", architecture="tcn")))
+    models = tmp_path / "models"
+    write_version(models, with_backtest(make_metadata("2026-11-26_110000_cnn_lstm_default", architecture="cnn_lstm")))
+    skipped = make_metadata("2026-11-26_120000_tcn_default", architecture="tcn")
+    skipped["backtest"] = {"skipped": "the backtest supports horizon 1 only (got 4)"}
+    write_version(models, skipped)
+    old = log_run(make_metadata("2026-11-26_130000_attention_lstm_default"))  # before the backtest: no figures
+    assert sync_registry(models).added == ["2026-11-26_110000_cnn_lstm_default", "2026-11-26_120000_tcn_default"]
+    with session() as s:
+        runs = {run.version_id: run for run in s.scalars(select(TrainingRun))}
+        assert backtest_row(s.get(TrainingRun, live)) == HEADLINES
+        assert backtest_row(runs["2026-11-26_110000_cnn_lstm_default"]) == HEADLINES
+        assert backtest_row(runs["2026-11-26_120000_tcn_default"])[:11] == (None,) * 11
+        assert backtest_row(s.get(TrainingRun, old))[:11] == (None,) * 11
+
+    listed = json.loads(runner.invoke(runs_cli.app, ["list", "--json"]).stdout)
+    assert {run["version_id"]: run["backtest_psr_vs_buy_and_hold"] for run in listed}[
+        "2026-11-26_100000_tcn_default"] == 0.04
+    table = runner.invoke(runs_cli.app, ["list", "--trading", "--architecture", "tcn"], env={"COLUMNS": "80"})
+    assert table.exit_code == 0, table.output
+    assert max(len(line.rstrip()) for line in table.stdout.splitlines()) <= 80
+    header = next(line for line in table.stdout.splitlines() if "Sharpe" in line)
+    assert header.split()[-4:] == ["Sharpe", "PSR", "Trades", "Fees"]
+    line = next(line for line in table.stdout.splitlines() if line.strip().startswith(str(live)))
+    assert line.split()[-4:] == ["-1.25", "0.040", "37", "4.44%"]
+    shown = runner.invoke(runs_cli.app, ["show", str(live)])
+    assert "backtest_psr_vs_buy_and_hold" in shown.stdout and "dm_p_value_one_sided" in shown.stdout
+
+
+def test_a_run_log_at_revision_0001_upgrades_and_keeps_its_runs(database: Database) -> None:
+    from alembic import command
+
+    from atb.tracking.migrate import alembic_config, upgrade
+
+    engine = get_engine()
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+        connection.execute(text("INSERT INTO training_runs (version_id, status, origin, test_rmse) "
+                                "VALUES ('v-old', 'completed', 'live', 412.7)"))
+    assert upgrade(engine) == ("0001", head_revision())
+    with session() as s:
+        (run,) = s.scalars(select(TrainingRun)).all()
+        assert (run.version_id, run.test_rmse, run.backtest_sharpe, run.backtest_n_trades) == ("v-old", 412.7,
+                                                                                                None, None)
+    with engine.begin() as connection:  # and back down: the 0002 columns go, the run stays
+        command.downgrade(alembic_config(connection), "0001")
+        columns = {c["name"] for c in inspect(connection).get_columns("training_runs")}
+        assert "backtest_sharpe" not in columns and "test_rmse" in columns
+        assert connection.execute(text("SELECT version_id FROM training_runs")).scalars().all() == ["v-old"]

@@ -20,7 +20,9 @@ from atb.data.synthetic import synthetic_candles
 from atb.evaluation.stats import diebold_mariano
 from atb.models.registry import names
 from atb.registry.metadata import SCHEMA_VERSION
+from atb.registry.predictions import keep_test
 from atb.registry.version_id import VersionId
+from fakes import trading
 
 pytestmark = pytest.mark.slow
 ARCHITECTURES = names()  # the built-in ones (a test may register more later)
@@ -82,8 +84,11 @@ def test_every_metric_recomputes_from_predictions(registry, index):
     v = versions(registry)[index]
     meta = json.loads((v / "metadata.json").read_text())
     ev = meta["evaluation_results"]
-    p = pd.read_parquet(v / "predictions.parquet")
-    assert list(p.columns) == ["target_time", "last_close", "actual_close", "predicted_close"]
+    table = pd.read_parquet(v / "predictions.parquet")
+    assert list(table.columns) == ["target_time", "last_close", "actual_close", "predicted_close", "split"]
+    counts = meta["data"]["validation"]["n"], meta["data"]["test"]["n"]
+    assert table["split"].tolist() == ["validation"] * counts[0] + ["test"] * counts[1]
+    p = table[table["split"] == "test"]  # every test metric: the test rows only
     err = p.predicted_close - p.actual_close
     naive = p.last_close - p.actual_close
     assert ev["test_rmse"] == pytest.approx(np.sqrt(np.mean(err**2)))
@@ -98,10 +103,61 @@ def test_every_metric_recomputes_from_predictions(registry, index):
     assert len(p) == meta["data"]["test"]["n"] == ev["test_windows"]
 
 
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_the_backtest_recomputes_from_predictions_and_atb_backtest_agrees(registry, index, atb_cli):
+    v = versions(registry)[index]
+    meta = json.loads((v / "metadata.json").read_text())
+    table = pd.read_parquet(v / "predictions.parquet")
+    expected = trading.backtest(table)
+    trading.assert_same(meta["backtest"], expected)
+    assert meta["backtest"]["threshold_source"] == "validation"
+    validation = table[table["split"] == "validation"]
+    assert validation["target_time"].max() < table.loc[table["split"] == "test", "target_time"].min()
+    shown = atb_cli(["backtest", "BTCUSDT-SYNTHETIC", "-v", v.name, "--models-dir", str(registry), "--json"])
+    assert shown.code == 0, shown.err
+    trading.assert_same(json.loads(shown.out), expected)
+
+
+def test_the_pipeline_chooses_the_threshold_on_the_validation_rows_only(tmp_path, monkeypatch):
+    import atb.backtest.run as backtest_run
+    from atb.training.pipeline import TrainRequest, train_model
+
+    seen = []
+    choose = backtest_run.select_threshold
+
+    def spy(validation, *args):
+        seen.append(validation)
+        return choose(validation, *args)
+
+    monkeypatch.setattr(backtest_run, "select_threshold", spy)
+    outcome = train_model(TrainRequest(symbol="BTCUSDT", architecture="tcn", variant="lightweight", days=8,
+                                       epochs=1, data_source="synthetic", models_dir=tmp_path, log_to_db=False))
+    (bars,) = seen
+    table = pd.read_parquet(outcome.version_dir / "predictions.parquet")
+    validation = table[table["split"] == "validation"]
+    assert list(bars.target_time) == list(validation["target_time"])  # exactly the validation rows
+    np.testing.assert_array_equal(bars.predicted_close, validation["predicted_close"].to_numpy())
+    data = outcome.metadata.data
+    assert (len(bars), bars.target_time[-1]) == (data.validation.n, pd.Timestamp(data.validation.end))
+    assert bars.target_time[-1] < pd.Timestamp(data.test.start)
+
+
+def test_a_longer_horizon_records_why_there_is_no_backtest(tmp_path, atb_cli):
+    from atb.training.pipeline import TrainRequest, train_model
+
+    outcome = train_model(TrainRequest(symbol="BTCUSDT", architecture="tcn", variant="lightweight", days=8,
+                                       epochs=1, horizon=3, data_source="synthetic", models_dir=tmp_path,
+                                       log_to_db=False))
+    assert outcome.metadata.backtest == {"skipped": "the backtest supports horizon 1 only (got 3): a position lasts "
+                                                    "one bar, so a 3-bar forecast has no bar-by-bar trade to score"}
+    result = atb_cli(["backtest", "BTCUSDT-SYNTHETIC", "--models-dir", str(tmp_path)])
+    assert result.code == 2 and result.err.count("\n") == 1 and "supports horizon 1 only (got 3)" in result.err
+
+
 def test_naive_rmse_is_last_close_persistence_on_the_test_target_times(registry):
     v = versions(registry)[0]
     meta = json.loads((v / "metadata.json").read_text())
-    p = pd.read_parquet(v / "predictions.parquet")
+    p = keep_test(pd.read_parquet(v / "predictions.parquet"))
     candles = synthetic_candles(5000, symbol="BTCUSDT").set_index("open_time")["close"]
     actual = candles.loc[p.target_time].to_numpy()
     last = candles.loc[p.target_time - pd.Timedelta("1h")].to_numpy()
@@ -113,7 +169,7 @@ def test_naive_rmse_is_last_close_persistence_on_the_test_target_times(registry)
 
 def test_predict_with_onnx_matches_the_training_pipeline(registry):
     v = versions(registry)[2]
-    p = pd.read_parquet(v / "predictions.parquet").iloc[-1]
+    p = keep_test(pd.read_parquet(v / "predictions.parquet")).iloc[-1]
     from atb.inference.predict import forecast_next
 
     candles = synthetic_candles(5000, symbol="BTCUSDT")
@@ -164,6 +220,20 @@ def test_same_seed_same_result_on_cpu(tmp_path):
         results.append(json.loads(r.stdout)["evaluation_results"])
     assert results[0]["test_rmse"] == results[1]["test_rmse"]
     assert results[0]["val_loss"] == results[1]["val_loss"]
+
+
+def test_atb_backtest_on_a_version_trained_from_real_candles_recomputes(tmp_path, data_dir, shared_data, atb_cli):
+    trained = atb_cli(["train", "model", "BTCUSDT", "--model-type", "tcn", "--variant", "lightweight", "--days", "20",
+                       "--epochs", "1", "--data-file", str(shared_data / "BTCUSDT_1h_2017-08_2022-12.csv"),
+                       "--models-dir", str(tmp_path), "--no-db", "--json"])
+    assert trained.code == 0, trained.err
+    table = atb_cli(["backtest", "BTCUSDT", "--models-dir", str(tmp_path)])
+    assert table.code == 0 and "buy & hold" in table.out and "momentum" in table.out
+    result = atb_cli(["backtest", "BTCUSDT", "--models-dir", str(tmp_path), "--json"])
+    shown = json.loads(result.out)
+    trading.assert_same(shown, trading.backtest(pd.read_parquet(tmp_path / "BTCUSDT/price/latest/predictions.parquet")))
+    assert shown["test_end"] == "2022-12-31T23:00:00Z" and shown["threshold_source"] == "validation"
+    assert shown == {**shown, **json.loads(trained.out)["backtest"]}  # the figures the training run recorded
 
 
 def test_end_date_includes_its_whole_day(tmp_path, data_dir, shared_data):

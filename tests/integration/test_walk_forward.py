@@ -12,6 +12,7 @@ import pytest
 from atb.benchmark.phase1 import REPORT_FILE, RESULTS_FILE, run_phase1
 from atb.benchmark.settings import make_settings
 from atb.cli import bench
+from atb.registry.predictions import read_predictions
 from fakes.candles import gappy_candle_file, valid_target_times
 
 pytestmark = pytest.mark.slow
@@ -19,8 +20,8 @@ HOUR = pd.Timedelta(hours=1)
 
 
 def scored(results: dict) -> list[pd.DataFrame]:
-    """Each completed run's predictions.parquet, with its fold."""
-    return [pd.read_parquet(Path(r["version_dir"]) / "predictions.parquet").assign(fold=r["fold"])
+    """Each completed run's test predictions, with its fold."""
+    return [read_predictions(Path(r["version_dir"])).test.assign(fold=r["fold"])
             for r in results["runs"] if r["status"] == "completed"]
 
 

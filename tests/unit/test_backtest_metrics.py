@@ -133,7 +133,7 @@ def test_every_figure_of_a_five_bar_table_recomputes_by_hand():
     d = res.to_dict()
     assert list(d) == ["mode", "fee_bps", "slippage_bps", "threshold", "threshold_source", "bars_per_year",
                        "n_bars", "strategy", "buy_and_hold", "momentum", "cash", "psr_vs_zero",
-                       "psr_vs_buy_and_hold", "dsr", "n_trials"]
+                       "psr_vs_buy_and_hold", "dsr", "n_trials", "threshold_grid"]
     assert list(d["strategy"]) == ["total_return", "annual_return", "annual_volatility", "sharpe", "sharpe_ci95",
                                    "sortino", "max_drawdown", "max_drawdown_bars", "calmar", "hit_rate",
                                    "profit_factor", "n_trades", "exposure_pct", "turnover", "fees_paid"]

@@ -169,3 +169,40 @@ def test_scenario_4_without_skill_points_at_the_data_as_well_as_the_code():
     d = decide(data)
     assert d.scenario == 4 and any("pytest tests/benchmark" in c for c in d.caveats)
     assert not any("pytest tests/benchmark" in c for c in decide(rows(-2.0, 0.5)).caveats)  # skill: no caveat
+
+
+def traded(r: dict, psr: float | None, seeds: list, hold: float = 0.5) -> dict:
+    """A summary row with the trading section's figures (benchmark.trading: backtest_<key>)."""
+    return {**r, "backtest_psr_vs_buy_and_hold": psr, "backtest_sharpe_seeds": seeds,
+            "backtest_buy_and_hold_sharpe": hold}
+
+
+@pytest.mark.parametrize(("psr", "seeds", "beats"), [
+    (0.97, [1.2, 0.9], True),
+    (0.97, [1.2, 0.3], False),  # one seed below buy-and-hold's Sharpe: not in every seed
+    (0.94, [1.2, 0.9], False),  # not sure enough
+    (0.95, [1.2, 0.9], False),  # "beats" needs PSR > 0.95
+])
+def test_beats_buy_and_hold_needs_psr_above_095_and_every_seed(psr, seeds, beats):
+    base, att, tcn, naive_row = rows(12.0, 0.01)
+    d = decide([traded(base, 0.2, [0.1, 0.3]), traded(att, psr, seeds), traded(tcn, 0.41, [0.4, 0.6]), naive_row])
+    assert [e["beats"] for e in d.economic] == [False, beats, False]
+    assert f"attention_lstm (default): {'yes' if beats else 'no'} (PSR {psr:.2f}, Sharpe above buy-and-hold's in " \
+           f"{sum(s > 0.5 for s in seeds)} of 2 seeds)" in d.economic_statement
+    assert d.economic_statement in d.lines()
+    # next to the forecast verdict in the headline
+    assert d.headline.startswith("PROCEED TO PHASE 2: Scenario 1")
+    assert d.headline.endswith("; beats buy-and-hold after costs: attention_lstm (default) (PSR 0.97)" if beats else
+                               f"; beats buy-and-hold after costs: no (PSR {max(psr, 0.41):.2f}, "
+                               f"{'attention_lstm' if psr > 0.41 else 'tcn'} (default))")
+
+
+def test_a_strategy_that_never_trades_has_no_verdict_and_rows_without_a_backtest_none_at_all():
+    base, att, tcn, naive_row = rows(12.0, 0.01)
+    d = decide([traded(base, None, [None]), traded(att, 0.3, [0.1]), traded(tcn, 0.2, [0.2]), naive_row])
+    assert d.economic[0]["beats"] is None and "cnn_lstm (default): n/a (no Sharpe ratio" in d.economic_statement
+    assert d.headline.endswith("; beats buy-and-hold after costs: no (PSR 0.30, attention_lstm (default))")
+    plain = decide(rows(12.0, 0.01))
+    assert plain.economic_statement == "" and "buy-and-hold" not in plain.headline
+    small = decide([traded(base, 0.2, [0.1]), traded(att, 0.99, [2.0]), tcn, naive_row], smoke_test=True)
+    assert "buy-and-hold" not in small.headline and "attention_lstm (default): yes" in small.economic_statement

@@ -21,6 +21,7 @@ from atb.errors import DataError
 from atb.evaluation.metrics import evaluate_forecasts
 from atb.registry.metadata import VersionMetadata
 from atb.training.pipeline import TrainOutcome
+from fakes import trading as trading_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 SKILL = {"cnn_lstm": 0.3, "attention_lstm": 0.6, "tcn": 0.35}
@@ -29,6 +30,16 @@ SKILL = {"cnn_lstm": 0.3, "attention_lstm": 0.6, "tcn": 0.35}
 def split(start: pd.Timestamp, end: pd.Timestamp) -> dict:
     return {"start": f"{start:%Y-%m-%dT%H:%M:%SZ}", "end": f"{end:%Y-%m-%dT%H:%M:%SZ}",
             "n": int((end - start) / pd.Timedelta(hours=1)) + 1}
+
+
+def fake_forecasts(times: pd.DatetimeIndex, architecture: str, seed: int) -> tuple[np.ndarray, ...]:
+    """last, actual, predicted closes: the market depends on the window, the forecast's noise on the model."""
+    n = len(times)
+    rng = np.random.default_rng(int(times[0].timestamp()))
+    last = 100 + rng.normal(0, 1, n).cumsum()
+    actual = last + rng.normal(0, 1, n)
+    noise = np.random.default_rng(zlib.crc32(f"{architecture}{seed}".encode())).normal(0, 0.2, n)
+    return last, actual, last + SKILL[architecture] * (actual - last) + noise
 
 
 def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
@@ -42,18 +53,17 @@ def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
     test_start = getattr(req, "test_start", None)  # (runs on older code too, to show what a change fixes)
     times = pd.date_range(test_start, end, freq="h") if test_start is not None else \
         pd.date_range(end=end, periods=120, freq="h")
-    n = len(times)
-    rng = np.random.default_rng(int(times[0].timestamp()))  # the market depends on the window, not the model
-    last = 100 + rng.normal(0, 1, n).cumsum()
-    actual = last + rng.normal(0, 1, n)
-    noise = np.random.default_rng(zlib.crc32(f"{req.architecture}{req.seed}".encode())).normal(0, 0.2, n)
-    predicted = last + SKILL[req.architecture] * (actual - last) + noise
     hour = pd.Timedelta(hours=1)
+    last, actual, predicted = fake_forecasts(times, req.architecture, req.seed)
+    val_times = pd.date_range(times[0] - 150 * hour, times[0] - hour, freq="h")
     version = f"{end:%Y%m%d%H}_{req.architecture}_{req.variant}_{req.seed}"
     folder = Path(req.models_dir) / req.symbol / "price" / version
     folder.mkdir(parents=True)
-    pd.DataFrame({"target_time": times, "last_close": last, "actual_close": actual,
-                  "predicted_close": predicted}).to_parquet(folder / "predictions.parquet", index=False)
+    frames = [pd.DataFrame({"target_time": t, "last_close": p[0], "actual_close": p[1], "predicted_close": p[2],
+                            "split": split_name})
+              for t, p, split_name in ((val_times, fake_forecasts(val_times, req.architecture, req.seed), "validation"),
+                                       (times, (last, actual, predicted), "test"))]
+    pd.concat(frames, ignore_index=True).to_parquet(folder / "predictions.parquet", index=False)
     meta = {
         "version_id": version, "symbol": req.symbol,
         "training_params": {"architecture": req.architecture, "architecture_variant": req.variant, "epochs_run": 3},
@@ -278,3 +288,87 @@ def test_cli_json_prints_the_results_and_threads_reach_every_run(tmp_path, fake,
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
     assert printed["settings"]["threads"] == 1 and seen == [1, 1, 1]
+
+
+def run_predictions(result, label: str) -> list[pd.DataFrame]:
+    """predictions.parquet of each completed run of a model, in run order."""
+    return [pd.read_parquet(Path(r.version_dir) / "predictions.parquet") for r in result.records
+            if r.ok and r.label == label]
+
+
+def test_the_trading_section_recomputes_from_the_runs_predictions(tmp_path, fake):
+    result = run_phase1(quick(tmp_path, quick=False, full=True, seeds=1, log_to_db=False))
+    trading = result.summary.trading
+    assert trading.threshold_sources == ["validation"] and trading.bars == result.summary.windows
+    for row in result.summary.rows[:-1]:
+        (table,) = run_predictions(result, row.label)
+        expected = trading_reference.backtest(table)
+        got = trading.row(row.label)
+        trading_reference.assert_same({"sharpe": got.sharpe, "sharpe_ci95": got.sharpe_ci95,
+                                       "psr_vs_zero": got.psr_vs_zero, "psr_vs_buy_and_hold": got.psr_vs_buy_and_hold,
+                                       **got.mean},
+                                      {**{k: v for k, v in expected["strategy"].items() if k != "sharpe_ci95"},
+                                       **{k: expected[k] for k in ("psr_vs_zero", "psr_vs_buy_and_hold")},
+                                       "sharpe_ci95": expected["strategy"]["sharpe_ci95"]})
+        assert trading.thresholds[row.label] == [expected["threshold"]]
+        # the summary row carries them for the decision (and phase1_results.json)
+        assert row.flat()["backtest_psr_vs_buy_and_hold"] == pytest.approx(expected["psr_vs_buy_and_hold"])
+        for name, label in (("buy_and_hold", "buy-and-hold"), ("momentum", "momentum"), ("cash", "cash")):
+            assert trading.row(label).mean["total_return"] == pytest.approx(expected[name]["total_return"])
+    data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
+    assert [r["label"] for r in data["summary"]["trading"]["rows"]][-3:] == ["buy-and-hold", "momentum", "cash"]
+    report = (tmp_path / "out" / REPORT_FILE).read_text()
+    assert "## Trading (after costs)" in report and "| model | Sharpe [95% CI] | PSR vs 0 | PSR vs buy-and-hold |" \
+        in report
+    assert "the same for every model and benchmark: long_flat, fee 10 + slippage 2 bps" in report
+    # the economic verdict beside the forecast verdict
+    assert "beats buy-and-hold after costs: " in result.decision.headline
+    assert "Beats buy-and-hold after costs (the trading section's strategy; it needs PSR vs buy-and-hold > 0.95" \
+        in report
+
+
+def test_seeds_are_pooled_bar_by_bar_and_each_fold_enters_afresh(tmp_path, fake):
+    result = run_phase1(quick(tmp_path, seeds=2, walk_forward=2, log_to_db=False))
+    trading = result.summary.trading
+    assert trading.bars == 2 * 26
+    cost = 0.0012
+    per_seed, hold = [], None
+    for seed in (42, 43):
+        runs = [r for r in result.records if r.label == "tcn (default)" and r.seed == seed]
+        returns, hold_returns = [], []
+        for r in sorted(runs, key=lambda r: r.fold):  # each fold: its own threshold, its own entry
+            test, validation = trading_reference.splits(pd.read_parquet(Path(r.version_dir) / "predictions.parquet"))
+            threshold, _ = trading_reference.choose_threshold(validation, "long_flat", cost)
+            returns.append(trading_reference.net_returns(test, trading_reference.positions(test, "long_flat",
+                                                                                           threshold), cost))
+            hold_returns.append(trading_reference.net_returns(test, np.ones(len(test)), cost))
+        per_seed.append(np.concatenate(returns))
+        hold = np.concatenate(hold_returns)
+    row = trading.row("tcn (default)")
+    assert row.seed_sharpes == pytest.approx([trading_reference.sharpe_per_bar(r) * np.sqrt(8760) for r in per_seed])
+    averaged = np.mean(per_seed, axis=0)
+    assert row.sharpe == pytest.approx(trading_reference.sharpe_per_bar(averaged) * np.sqrt(8760))
+    assert row.psr_vs_buy_and_hold == pytest.approx(
+        trading_reference.psr(averaged, trading_reference.sharpe_per_bar(hold)))
+    assert trading.row("buy-and-hold").mean["n_trades"] == 2  # one entry per fold
+    assert row.std["sharpe"] == pytest.approx(np.std(row.seed_sharpes, ddof=1))
+
+
+def test_poisoned_validation_rows_leave_every_forecast_figure_unchanged(tmp_path, monkeypatch):
+    def poisoned(req, reporter=None):
+        outcome = fake_train(req, reporter)
+        path = outcome.version_dir / "predictions.parquet"
+        table = pd.read_parquet(path)
+        validation = table["split"] == "validation"
+        table.loc[validation, "predicted_close"] *= 3.0
+        table.loc[validation, "actual_close"] = 1.0
+        table.to_parquet(path, index=False)
+        return outcome
+
+    summaries = {}
+    for case, train in (("clean", fake_train), ("poisoned", poisoned)):
+        monkeypatch.setattr(runner, "train_model", lambda req, rep=None, train=train: train(req, rep))
+        result = run_phase1(quick(tmp_path / case, seeds=2, log_to_db=False))
+        summaries[case] = [{k: v for k, v in r.flat().items() if not k.startswith("backtest_")}
+                           for r in result.summary.rows]
+    assert json.dumps(summaries["clean"]) == json.dumps(summaries["poisoned"])

@@ -13,6 +13,7 @@ import pytest
 from atb.evaluation.comparison import Entry, compare
 from atb.evaluation.stats import diebold_mariano
 from atb.registry.metadata import VersionMetadata
+from atb.registry.predictions import predictions_frame
 
 
 def entry(arch: str, *, timeframe: str = "1h", horizon: int | None = None, symbol: str = "BTCUSDT",
@@ -104,3 +105,34 @@ def test_models_compare_by_default_takes_the_newest_versions_timeframe(tmp_path,
     assert result.code == 0, result.err
     assert [r["architecture"] for r in json.loads(result.out)["rows"]] == ["cnn_lstm", "tcn", "naive"]
     assert "left out 1 version(s) with another timeframe or horizon" in result.err
+
+
+def with_validation(e: Entry, poison: bool = False) -> pd.DataFrame:
+    """The entry's table as the pipeline writes it: 100 validation rows before the test rows (split column)."""
+    first = e.predictions["target_time"].iloc[0]
+    validation = e.predictions.head(100).assign(target_time=pd.date_range(end=first - pd.Timedelta("1h"),
+                                                                          periods=100, freq="h"))
+    if poison:  # absurd validation forecasts: any test metric that read them would change
+        validation = validation.assign(predicted_close=validation["predicted_close"] * 50, actual_close=1e-3)
+    return predictions_frame(e.predictions, validation)
+
+
+def test_test_metrics_read_only_the_test_rows_of_a_predictions_table(tmp_path, atb_cli):
+    base, other = entry("cnn_lstm"), entry("tcn", skill=0.5, seed=5)
+    scored = {}
+    for case, poison in (("plain", False), ("clean", False), ("poisoned", True)):
+        models = tmp_path / case
+        names = [write_version(models, e) for e in (base, other)]
+        if case != "plain":
+            for name, e in zip(names, (base, other), strict=True):
+                with_validation(e, poison).to_parquet(models / "BTCUSDT/price" / name / "predictions.parquet")
+        loaded = [Entry.from_version(models / "BTCUSDT/price" / name) for name in names]
+        assert all(len(e.predictions) == 200 and "split" not in e.predictions for e in loaded)
+        assert all((e.validation is None) == (case == "plain") for e in loaded)
+        result = atb_cli(["models", "compare", "BTCUSDT", "--models-dir", str(models), "--json"])
+        assert result.code == 0, result.err
+        scored[case] = json.loads(result.out)["rows"]
+    assert scored["plain"] == scored["clean"] == scored["poisoned"]
+    # compare() given a whole table (validation rows included) keeps its test rows too
+    whole = Entry(base.label, base.metadata, with_validation(base, poison=True))
+    assert json.dumps(compare([whole, other]).to_dict()) == json.dumps(compare([base, other]).to_dict())  # NaN too

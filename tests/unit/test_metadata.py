@@ -69,7 +69,7 @@ def test_an_old_file_lacks_the_newer_keys_and_says_so():
 
 def test_unknown_keys_round_trip_in_every_section():
     doc = document(TODAY)
-    doc["backtest"] = {"sharpe": 1.1, "trades": [{"t": "2025-01-01T00:00:00Z", "side": "long"}]}
+    doc["ensemble"] = {"sharpe": 1.1, "trades": [{"t": "2025-01-01T00:00:00Z", "side": "long"}]}
     doc["tuning"] = {"study": "s1", "trials": 40}
     doc["members"] = ["v1", "v2"]
     doc["evaluation_results"]["sortino"] = 0.4
@@ -78,7 +78,7 @@ def test_unknown_keys_round_trip_in_every_section():
     doc["data"]["test"]["note"] = "hand-checked"
     doc["training_history"][0]["grad_norm"] = 3.5
     meta = VersionMetadata.from_json(copy.deepcopy(doc))
-    assert meta.other == {"backtest": doc["backtest"], "tuning": doc["tuning"], "members": ["v1", "v2"]}
+    assert meta.other == {"ensemble": doc["ensemble"], "tuning": doc["tuning"], "members": ["v1", "v2"]}
     assert meta.evaluation_results.other == {"sortino": 0.4}
     assert meta.metric("sortino") == 0.4
     assert meta.to_json() == doc
@@ -160,3 +160,22 @@ def test_version_ids_are_built_and_parsed_in_one_place():
     assert VersionId.parse(TODAY).variant == "lightweight"
     assert VersionId.parse("v1") is None and VersionId.parse("2026-13-40_000000_tcn_default") is None
     assert numbered("v", 1) == "v" and numbered("v", 3) == "v-3"
+
+
+def test_the_backtest_section_is_kept_as_written_and_old_files_have_none():
+    old = VersionMetadata.from_json(document(TODAY))
+    assert old.backtest is None and old.backtest_figures() is None and "backtest" not in old.to_json()
+    figures = {"mode": "long_flat", "threshold": 0.0012, "strategy": {"sharpe": 1.1, "sharpe_ci95": [-0.2, 2.4]},
+               "future_key": [1, 2]}
+    for section, usable in ((figures, True), ({"skipped": "the backtest supports horizon 1 only (got 4)"}, False)):
+        doc = {**document(TODAY), "backtest": section}
+        meta = VersionMetadata.from_json(copy.deepcopy(doc))
+        assert meta.backtest == section and meta.to_json() == doc
+        assert (meta.backtest_figures() is not None) is usable
+
+
+def test_search_trials_are_read_only_when_a_search_recorded_both():
+    searched = VersionMetadata.from_json({"tuning": {"n_trials": 40, "trial_sharpe_var": 0.25}})
+    assert searched.search_trials() == (40, 0.25)
+    for tuning in ({"n_trials": 40}, {"n_trials": "40", "trial_sharpe_var": 0.2}, "optuna", None):
+        assert VersionMetadata.from_json({"tuning": tuning}).search_trials() is None

@@ -10,18 +10,47 @@ The protocol (horizon 1 only):
 - the threshold is chosen on the validation bars and frozen for test (threshold.py);
 - benchmarks on the same test bars with the same costs: buy-and-hold, naive momentum, cash;
 - metrics (metrics.py) with a Sharpe interval, PSR and, given the trials, the Deflated Sharpe (sharpe.py).
+
+The names load on first use (numpy, pandas and scipy take about a second), so that the CLI's help can read
+the settings in protocol.py for nothing.
 """
 
-from atb.backtest.bars import Bars, bars_from_frame
-from atb.backtest.costs import DEFAULT_FEE_BPS, DEFAULT_SLIPPAGE_BPS, bars_per_year, cost_per_unit
-from atb.backtest.metrics import TradingMetrics, trading_metrics
-from atb.backtest.positions import MODES
-from atb.backtest.result import BacktestResult, StrategyResult
-from atb.backtest.run import run_backtest
-from atb.backtest.threshold import THRESHOLD_COST_MULTIPLES, ThresholdChoice, select_threshold
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from atb.backtest.bars import Bars, bars_from_frame
+    from atb.backtest.costs import bars_per_year, cost_per_unit
+    from atb.backtest.metrics import TradingMetrics, trading_metrics
+    from atb.backtest.positions import check_mode
+    from atb.backtest.result import BacktestResult, StrategyResult
+    from atb.backtest.run import SKIPPED, check_horizon, run_backtest, training_backtest
+    from atb.backtest.threshold import THRESHOLD_COST_MULTIPLES, ThresholdChoice, select_threshold
+
+from atb.backtest.protocol import DEFAULT_FEE_BPS, DEFAULT_MODE, DEFAULT_SLIPPAGE_BPS, MODES, SUPPORTED_HORIZON
+
+_HOMES = {
+    "Bars": "bars", "bars_from_frame": "bars",
+    "bars_per_year": "costs", "cost_per_unit": "costs",
+    "TradingMetrics": "metrics", "trading_metrics": "metrics",
+    "check_mode": "positions",
+    "BacktestResult": "result", "StrategyResult": "result",
+    "SKIPPED": "run", "check_horizon": "run", "run_backtest": "run", "training_backtest": "run",
+    "THRESHOLD_COST_MULTIPLES": "threshold", "ThresholdChoice": "threshold", "select_threshold": "threshold",
+}
 __all__ = [
-    "DEFAULT_FEE_BPS", "DEFAULT_SLIPPAGE_BPS", "MODES", "THRESHOLD_COST_MULTIPLES", "BacktestResult", "Bars",
-    "StrategyResult", "ThresholdChoice", "TradingMetrics", "bars_from_frame", "bars_per_year", "cost_per_unit",
-    "run_backtest", "select_threshold", "trading_metrics",
+    "DEFAULT_FEE_BPS", "DEFAULT_MODE", "DEFAULT_SLIPPAGE_BPS", "MODES", "SKIPPED", "SUPPORTED_HORIZON",
+    "THRESHOLD_COST_MULTIPLES", "BacktestResult", "Bars", "StrategyResult", "ThresholdChoice", "TradingMetrics",
+    "bars_from_frame", "bars_per_year", "check_horizon", "check_mode", "cost_per_unit", "run_backtest",
+    "select_threshold", "trading_metrics", "training_backtest",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'atb.backtest' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"atb.backtest.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from atb.data.timeframes import timeframe_seconds
+from atb.backtest.protocol import DEFAULT_FEE_BPS, DEFAULT_SLIPPAGE_BPS
 from atb.errors import UsageError
 
-DEFAULT_FEE_BPS = 10.0  # Binance spot taker fee, 0.10%
-DEFAULT_SLIPPAGE_BPS = 2.0
+__all__ = ["DEFAULT_FEE_BPS", "DEFAULT_SLIPPAGE_BPS", "SECONDS_PER_YEAR", "bars_per_year", "cost_per_unit"]
+
 SECONDS_PER_YEAR = 365 * 86400  # crypto trades every day of the year: 1h -> 8,760 bars
 
 
@@ -19,4 +19,5 @@ def cost_per_unit(fee_bps: float, slippage_bps: float) -> float:
 
 def bars_per_year(timeframe: str) -> float:
     """365 days of candles of this timeframe (1h: 8,760; 4h: 2,190; 1d: 365; 1w: 365/7)."""
+    from atb.data.timeframes import timeframe_seconds  # pandas: deferred, the CLI's help reads this module
     return SECONDS_PER_YEAR / timeframe_seconds(timeframe)

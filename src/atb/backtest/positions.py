@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from atb.backtest.protocol import MODES
 from atb.errors import UsageError
-
-MODES = ("long_flat", "long_short")
 
 
 def check_mode(mode: str) -> str:

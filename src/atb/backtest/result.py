@@ -71,6 +71,7 @@ class BacktestResult:
             "psr_vs_buy_and_hold": self.psr_vs_buy_and_hold,
             "dsr": self.dsr,
             "n_trials": self.n_trials,
+            "threshold_grid": [list(pair) for pair in self.threshold_grid],  # [threshold, validation Sharpe]
         }
         return strict_json(out)
 

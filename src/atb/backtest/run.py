@@ -16,13 +16,14 @@ from atb.backtest.positions import (
     forecast_positions,
     momentum_positions,
 )
+from atb.backtest.protocol import SUPPORTED_HORIZON
 from atb.backtest.result import BacktestResult, StrategyResult
 from atb.backtest.sharpe import deflated_sharpe_ratio, probabilistic_sharpe_ratio, sharpe_moments
 from atb.backtest.simulate import simulate
 from atb.backtest.threshold import ThresholdChoice, select_threshold
-from atb.errors import DataError, UsageError
+from atb.errors import AtbError, DataError, UsageError
 
-SUPPORTED_HORIZON = 1
+SKIPPED = "skipped"  # metadata.json's backtest: {"skipped": why} when a training run could not run one
 
 
 def run_backtest(test: pd.DataFrame, validation: pd.DataFrame | None = None, *, horizon: int = 1,
@@ -75,6 +76,18 @@ def check_horizon(horizon: int) -> None:
     if horizon != SUPPORTED_HORIZON:
         raise UsageError(f"the backtest supports horizon 1 only (got {horizon}): a position lasts one bar, "
                          f"so a {horizon}-bar forecast has no bar-by-bar trade to score")
+
+
+def training_backtest(test: pd.DataFrame, validation: pd.DataFrame | None, *, horizon: int,
+                      timeframe: str) -> dict:
+    """What a training run writes under metadata.json's ``backtest``: the default protocol (long_flat, default
+    fee and slippage, threshold from the validation predictions) as ``BacktestResult.to_dict()``; or
+    ``{"skipped": why}`` when there is none to run (a horizon other than 1, unusable predictions), so that the
+    backtest never costs a training run its result."""
+    try:
+        return run_backtest(test, validation, horizon=horizon, timeframe=timeframe).to_dict()
+    except AtbError as exc:
+        return {SKIPPED: str(exc)}
 
 
 def _choose_threshold(threshold: float | None, validation: Bars | None, mode: str, cost: float,

@@ -22,7 +22,7 @@ both scored is refused (OverlappingFolds), never counted twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from atb.errors import DataError
 from atb.evaluation.comparison import Comparison, Entry, Row, compare
 from atb.evaluation.stats import diebold_mariano_losses
 from atb.registry.metadata import Performance, VersionMetadata
+
+if TYPE_CHECKING:
+    from atb.benchmark.trading import TradingSummary
 
 SPREAD_METRICS = ("test_rmse", "test_mae", "mape", "directional_accuracy", "rmse_skill_vs_naive",
                   "predicted_up_pct", "actual_up_pct", "directional_excluded")
@@ -62,6 +65,7 @@ class SummaryRow:
     collapsed_seeds: int = 0  # seeds whose forecasts collapsed (evaluation_results.collapsed)
     dm_vs_baseline_concat_p: float | None = None  # compare() on the plain concatenation (for reference)
     dm_vs_naive_concat_p: float | None = None
+    trading: dict = field(default_factory=dict)  # the trading section's figures (backtest_<key>), see trading.py
 
     @property
     def collapse_note(self) -> str:
@@ -98,6 +102,7 @@ class SummaryRow:
         for key, value in self.mean.items():
             out[key] = value
             out[f"{key}_std"] = self.std.get(key)
+        out.update(self.trading)
         return out
 
 
@@ -112,13 +117,23 @@ class Summary:
     baseline: str | None
     per_seed: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    trading: TradingSummary | None = None  # the backtest of every model (attach_trading)
+    trading_note: str | None = None  # why there is no trading section
 
     def row(self, label: str) -> SummaryRow | None:
         return next((r for r in self.rows if r.label == label), None)
 
+    def attach_trading(self, trading: TradingSummary | None, why_not: str | None = None) -> None:
+        """The trading section, and each model's figures in its row (what the decision reads)."""
+        self.trading, self.trading_note = trading, why_not
+        for r in self.rows:
+            r.trading = trading.flat(r.label) if trading is not None and not r.is_naive else {}
+
     def to_dict(self) -> dict:
         return {"seeds": self.seeds, "folds": self.folds, "windows": self.windows, "start": self.start,
                 "end": self.end, "baseline": self.baseline, "notes": self.notes,
+                "trading": self.trading.to_dict() if self.trading is not None else (
+                    {"note": self.trading_note} if self.trading_note else None),
                 "rows": [r.flat() for r in self.rows],
                 "per_seed": [{"seed": s, **c.to_dict()} for s, c in zip(self.seeds, self.per_seed, strict=True)]}
 

@@ -18,6 +18,10 @@ windows: the quantity the DM test is on) and its per-seed values ``rmse_improvem
   architecture's time and faster by more than the two std's across seeds -- and its RMSE is within 5% of
   the best model's. ONNX p50 latency is shown beside it.
 - Separately: does any model beat naive persistence (lower RMSE, one-sided DM p < 0.05, every seed)?
+- And the economic verdict, from the trading section (benchmark.trading: ``backtest_psr_vs_buy_and_hold``,
+  ``backtest_sharpe_seeds``, ``backtest_buy_and_hold_sharpe``): a model "beats buy-and-hold after costs" only when
+  the PSR of its seed-averaged net returns against buy-and-hold's Sharpe on the same bars exceeds
+  ECONOMIC_PSR (0.95) and its Sharpe is above buy-and-hold's in every seed.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ SIGNIFICANCE = 0.05
 FAST_RATIO = 0.75  # "clearly the fastest": at least a quarter faster than the next architecture
 SIMILAR_RMSE = 0.05  # "accuracy similar": within 5% of the best RMSE
 MIN_DECISION_WINDOWS = 100  # fewer pooled test windows cannot tell models apart on 1h returns
+ECONOMIC_PSR = 0.95  # "beats buy-and-hold after costs": P(its true Sharpe > buy-and-hold's) above this
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class Decision:
     caveats: list[str] = field(default_factory=list)
     smoke_test: bool = False
     too_small: str = ""  # why this run cannot decide anything ("" when it can)
+    economic: list[dict] = field(default_factory=list)  # per model: label, beats, psr, seeds_above, seeds
+    economic_statement: str = ""
 
     @property
     def decided(self) -> bool:
@@ -97,7 +104,20 @@ class Decision:
         s = SCENARIOS[self.scenario]
         label = "3/4" if self.nominal_scenario in (1, 2) and self.scenario == 3 else str(self.scenario)
         extra = f"; also Scenario 5: {SCENARIOS[5].action}" if self.scenario_5 else ""
-        return f"{prefix}{s.action}: Scenario {label} - {s.title}{extra}"
+        return f"{prefix}{s.action}: Scenario {label} - {s.title}{extra}{self._economic_headline()}"
+
+    def _economic_headline(self) -> str:
+        """The economic verdict beside the forecast verdict: "; beats buy-and-hold after costs: no (PSR 0.41)"."""
+        known = [e for e in self.economic if e["psr"] is not None]
+        if not known:
+            return ""
+        winners = [e for e in known if e["beats"]]
+        if winners:
+            return "; beats buy-and-hold after costs: " + ", ".join(f"{e['label']} (PSR {e['psr']:.2f})"
+                                                                     for e in winners)
+        best = max(known, key=lambda e: e["psr"])
+        which = f", {best['label']}" if len(known) > 1 else ""
+        return f"; beats buy-and-hold after costs: no (PSR {best['psr']:.2f}{which})"
 
     def lines(self) -> list[str]:
         """The decision as plain text: headline, reason, the guide's actions and reading, then the caveats."""
@@ -117,6 +137,8 @@ class Decision:
             out.append(f"{_display(a for a in architectures.architectures() if a.speed_candidate)}: "
                        f"{self.scenario_5_reason}")
         out.append(self.naive_statement)
+        if self.economic_statement:
+            out.append(self.economic_statement)
         out += [f"Caveat: {c}" for c in self.caveats]
         return out
 
@@ -136,6 +158,8 @@ def decide(rows: list[dict], smoke_test: bool = False, windows: int | None = Non
         f"No model beats naive persistence (next close = last close) with one-sided DM p < {SIGNIFICANCE}."
     )
     decision.scenario_5, decision.scenario_5_reason = _speed_candidate_is_fast_and_similar(models)
+    decision.economic = [_economic(r) for r in models]
+    decision.economic_statement = _economic_statement(decision.economic)
     decision.smoke_test = smoke_test
     if smoke_test:
         decision.too_small = (f"a smoke test ({windows} test windows)" if windows else "a smoke test") + (
@@ -256,6 +280,31 @@ def _beats_naive(row: dict, naive: dict | None) -> bool:
     skill = _num(row.get("rmse_skill_vs_naive"))
     pooled = skill if skill is not None else (1.0 if naive_rmse is not None else 0.0)
     return _claim(pooled, row.get("rmse_skill_vs_naive_seeds"), _num(row.get("dm_p_one_sided_vs_naive"))).holds
+
+
+def _economic(row: dict) -> dict:
+    """Does the model's strategy beat buy-and-hold after costs? (the rule: module docstring)"""
+    psr = _num(row.get("backtest_psr_vs_buy_and_hold"))
+    hold = _num(row.get("backtest_buy_and_hold_sharpe"))
+    seeds = [_num(v) for v in row.get("backtest_sharpe_seeds") or []]
+    above = sum(v is not None and hold is not None and v > hold for v in seeds)
+    beats = psr is not None and psr > ECONOMIC_PSR and bool(seeds) and above == len(seeds)
+    return {"label": row["label"], "beats": beats if psr is not None else None, "psr": psr,
+            "seeds_above": above, "seeds": len(seeds), "backtested": "backtest_sharpe_seeds" in row}
+
+
+def _economic_statement(verdicts: list[dict]) -> str:
+    if not any(e["backtested"] for e in verdicts):
+        return ""
+    parts = []
+    for e in verdicts:
+        if e["psr"] is None:  # no Sharpe: never in the market, or returns that never varied
+            parts.append(f"{e['label']}: n/a (no Sharpe ratio: the strategy never traded on the test bars)")
+            continue
+        seeds = f", Sharpe above buy-and-hold's in {e['seeds_above']} of {e['seeds']} seeds" if e["seeds"] > 1 else ""
+        parts.append(f"{e['label']}: {'yes' if e['beats'] else 'no'} (PSR {e['psr']:.2f}{seeds})")
+    return (f"Beats buy-and-hold after costs (the trading section's strategy; it needs PSR vs buy-and-hold > "
+            f"{ECONOMIC_PSR} and a Sharpe above buy-and-hold's in every seed): " + "; ".join(parts) + ".")
 
 
 def _display(archs) -> str:

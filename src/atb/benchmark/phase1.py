@@ -21,6 +21,7 @@ from atb.benchmark.plots import plot_comparison
 from atb.benchmark.report import render, title
 from atb.benchmark.runner import Interrupted, Observer, RunRecord, run_plan
 from atb.benchmark.settings import BenchSettings
+from atb.benchmark.trading import trading_summary
 from atb.errors import AtbError, UsageError
 from atb.jsonio import dumps, to_jsonable
 from atb.registry.metadata import DataInfo, VersionMetadata
@@ -66,6 +67,8 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
         summary, refused = summarize(records, entries), None
     except OverlappingFolds as exc:  # written down with the runs, then raised: never a double-counted table
         summary, refused = None, exc
+    if summary is not None:  # does acting on the forecasts beat buy-and-hold after costs?
+        summary.attach_trading(*trading_summary(records, entries, settings.timeframe))
     per_fold = []
     if settings.walk_forward > 1 and summary is not None:
         for fold in summary.folds:

@@ -4,12 +4,15 @@ the baseline with significance, the decision, per-fold and per-seed detail, and 
 from __future__ import annotations
 
 from atb.benchmark.aggregate import Summary
-from atb.benchmark.decision import Decision
+from atb.benchmark.decision import ECONOMIC_PSR, Decision
 from atb.benchmark.runner import RunRecord
 from atb.evaluation.comparison import Comparison, guide_verdict
-from atb.evaluation.metric_table import COLUMNS, METRIC, TABLE_NOTES, cells
+from atb.evaluation.metric_table import COLUMNS, DASH, METRIC, TABLE_NOTES, TRADING_METRIC, cells
 
 RUN_METRICS = ("test_rmse", "rmse_skill_vs_naive", "training_time_s")  # the report's list of every run
+# The trading section's columns after the Sharpe (metric keys of evaluation.metric_table.TRADING_METRIC)
+TRADING_COLUMNS = ("psr_vs_zero", "psr_vs_buy_and_hold", "total_return", "max_drawdown", "n_trades", "fees_paid",
+                   "exposure_pct", "hit_rate")
 FOLD_COLUMNS = ("fold", "test interval (planned)", "train", "validation", "test")
 
 
@@ -84,6 +87,8 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
                    else f"seed {summary.seeds[0]}."), "",
                 markdown_table(COLUMNS, summary_cells(summary)), "", *_table_notes(summary), "",
                 *baseline_lines(summary), ""]
+    if summary is not None:
+        out += trading_lines(summary)
     if decision is not None:
         out += ["## Decision", "", f"**{decision.headline}**", ""]
         out += [_md_line(line) for line in decision.lines()[1:]] + [""]
@@ -105,6 +110,44 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
           str(r.metrics.get("epochs_run", "—")), r.version_id or (r.error or "")] for r in records],
         left=("model", "status", "version / error")), ""]
     return "\n".join(out)
+
+
+def trading_lines(summary: Summary) -> list[str]:
+    """The trading section: each model's strategy after costs vs buy-and-hold, momentum and cash, same bars."""
+    trading = summary.trading
+    if trading is None:
+        return ["## Trading (after costs)", "", f"No backtest: {summary.trading_note or 'nothing to backtest'}.", ""]
+    headers = ["model", "Sharpe [95% CI]", *(TRADING_METRIC[k].header for k in TRADING_COLUMNS)]
+    rows = [[r.label, _sharpe_cell(r), *(TRADING_METRIC[k].format(r.value(k), r.spread(k)) for k in TRADING_COLUMNS)]
+            for r in trading.rows]
+    thresholds = "; ".join(f"{label} {_range(values)}" for label, values in trading.thresholds.items())
+    source = ("chosen on each run's validation predictions and frozen" if trading.threshold_sources == ["validation"]
+              else f"sources: {', '.join(trading.threshold_sources)} (default: 0, a version without validation "
+                   "predictions)")
+    return [
+        "## Trading (after costs)", "",
+        f"{trading.bars} bars ({trading.start} .. {trading.end} UTC), the same for every model and benchmark: "
+        f"{trading.mode}, fee {trading.fee_bps:g} + slippage {trading.slippage_bps:g} bps per unit of position "
+        f"change; the no-trade threshold is {source} ({thresholds}).", "",
+        markdown_table(headers, rows), "",
+        f"- Pooling: {trading.pooling}.",
+        "- PSR: the probability that the strategy's true Sharpe exceeds 0 / buy-and-hold's observed Sharpe (Bailey & "
+        "López de Prado); the Sharpe's 95% interval: Mertens/Opdyke standard error. Returns, drawdown and fees: "
+        "fractions of equity; trades: bars whose position changed.",
+        f"- \"Beats buy-and-hold after costs\" needs PSR vs buy-and-hold > {ECONOMIC_PSR} and a Sharpe above "
+        "buy-and-hold's in every seed (see the decision).", "",
+    ]
+
+
+def _sharpe_cell(row) -> str:
+    if row.sharpe is None:
+        return DASH
+    return f"{TRADING_METRIC['sharpe'].format(row.sharpe)} {TRADING_METRIC['sharpe_ci95'].format(row.sharpe_ci95)}"
+
+
+def _range(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.5f}" if low == high else f"{low:.5f}..{high:.5f}"
 
 
 def fold_lines(folds: list[dict]) -> list[str]:

@@ -22,6 +22,8 @@ app = typer.Typer(help="Training runs recorded in the run-log database (newest f
 STATUSES = ("started", "completed", "failed", "interrupted")
 # The run-log columns `atb runs list` shows (named as the metrics).
 RUN_METRICS = ("test_rmse", "mape", "directional_accuracy", "rmse_skill_vs_naive", "training_time_s")
+# `atb runs list --trading`: the backtest's headline figures instead (the strategy after costs, PSR vs buy-and-hold)
+TRADING_RUN_METRICS = ("backtest_sharpe", "backtest_psr_vs_buy_and_hold", "backtest_n_trades", "backtest_fees_paid")
 _STATUS_STYLE = {"completed": "green", "failed": "red", "interrupted": "yellow", "started": "cyan"}
 
 
@@ -31,6 +33,8 @@ def list_runs(
     architecture: opt.ArchitectureFilter = None,
     status: str | None = typer.Option(None, "--status", help=f"Only runs in this state: {', '.join(STATUSES)}."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many runs."),
+    trading: bool = typer.Option(False, "--trading", help="Show the backtest's figures (Sharpe after costs, PSR "
+                                                          "vs buy-and-hold, trades, fees) instead of the errors."),
     as_json: opt.Json = False,
 ) -> None:
     """List training runs, newest first."""
@@ -50,7 +54,7 @@ def list_runs(
         out.print("no training runs recorded" + (" that match" if symbol or architecture or status else ""),
                   highlight=False)
         return
-    _print_runs(runs)
+    _print_runs(runs, TRADING_RUN_METRICS if trading else RUN_METRICS)
 
 
 @app.command("show")
@@ -93,10 +97,10 @@ def _status(run: dict[str, Any]) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
-def _print_runs(runs: list[dict[str, Any]]) -> None:
+def _print_runs(runs: list[dict[str, Any]], shown: tuple[str, ...] = RUN_METRICS) -> None:
     """One row per run; in a narrow terminal the columns that do not fit follow in a second table, the run id
     repeated: no figure and no version id is ever cut."""
-    metrics = [METRIC[key] for key in RUN_METRICS]
+    metrics = [METRIC[key] for key in shown]
     cols = [Col("ID"), Col("Started", "left", wrap=True), Col("Symbol", "left", wrap=True),
             Col("Model", "left", wrap=True), Col("Status", "left"), Col("Data", "left"), Col("Ep"),
             *[Col(m.short_header) for m in metrics], Col("Version", "left")]
@@ -109,8 +113,10 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
                      *("-" if run[m.key] is None else m.format(run[m.key]) for m in metrics),
                      run["version_id"] or "-"])
         styles.append(_STATUS_STYLE.get(run["status"]) if run["status"] != "completed" else None)
-    notes = ["times UTC; Skill: RMSE skill vs naive persistence; Data: exchange, cache, file or synthetic; "
-             "details: atb runs show ID"]
+    notes = ["times UTC; " + ("Sharpe, trades, fees: the backtest's strategy after costs (test split); PSR: "
+                              "P(its Sharpe > buy-and-hold's)" if shown == TRADING_RUN_METRICS else
+                              "Skill: RMSE skill vs naive persistence") + "; Data: exchange, cache, file or "
+             "synthetic; details: atb runs show ID"]
     if any(not run["started_at"] for run in runs):
         notes.append("* backfilled by `atb db sync`: the time the model was saved")
     print_table(out, cols, rows, caption="\n".join(notes), row_styles=styles)
@@ -125,7 +131,10 @@ _SECTIONS: list[tuple[str, list[str]]] = [
     ("test metrics", ["test_rmse", "test_mae", "mape", "directional_accuracy", "directional_accuracy_ci_low",
                       "directional_accuracy_ci_high", "directional_p_value", "naive_test_rmse",
                       "naive_test_mae", "naive_mape", "rmse_skill_vs_naive", "dm_statistic", "dm_p_value",
-                      "val_loss", "train_loss"]),
+                      "dm_p_value_one_sided", "directional_pt_p_value", "val_loss", "train_loss"]),
+    ("backtest", ["backtest_sharpe", "backtest_sharpe_ci_low", "backtest_sharpe_ci_high", "backtest_total_return",
+                  "backtest_max_drawdown", "backtest_n_trades", "backtest_fees_paid", "backtest_psr_vs_zero",
+                  "backtest_psr_vs_buy_and_hold", "backtest_buy_and_hold_sharpe", "backtest_threshold"]),
     ("performance", ["inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s", "parameters",
                      "peak_rss_mb", "onnx_max_abs_diff"]),
 ]

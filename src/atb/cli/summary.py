@@ -10,6 +10,7 @@ from atb.evaluation.metric_table import (
     DASH,
     METRIC,
     TABLE_NOTES,
+    TRADING_METRIC,
     Column,
     cells,
     columns,
@@ -58,10 +59,26 @@ def print_training_summary(console: Console, meta: VersionMetadata) -> None:
         f"ONNX p50 {perf.inference_ms_p50:.3f} ms · {METRIC['parameters'].format(perf.parameters)} params · "
         f"parity {meta.onnx.max_abs_diff:.1e}",
     ]
+    if meta.backtest is not None:
+        caption.append(backtest_line(meta.backtest))
     if ev.collapsed:
         caption.append(f"⚠ collapsed forecast: {ev.collapse_reason or ''}")
     print_table(console, _cols(_SUMMARY_COLUMNS), [cells(model, _SUMMARY_COLUMNS), cells(naive, _SUMMARY_COLUMNS)],
                 title=title, caption="\n".join(caption), row_styles=[None, "dim"])
+
+
+def backtest_line(backtest: dict) -> str:
+    """metadata.json's backtest in one line (`atb backtest SYMBOL` shows the whole table)."""
+    if "strategy" not in backtest:
+        return f"backtest: none ({backtest.get('skipped', 'not recorded')})"
+    m, strategy, hold = TRADING_METRIC, backtest["strategy"], backtest["buy_and_hold"]
+    sharpe = ("— (no trade: flat on every test bar)" if strategy["n_trades"] == 0 else
+              f"{m['sharpe'].format(strategy['sharpe'])} {m['sharpe_ci95'].format(strategy['sharpe_ci95'])}")
+    return (f"backtest ({backtest['mode']}, {backtest['fee_bps'] + backtest['slippage_bps']:g} bps per change, "
+            f"threshold {backtest['threshold']:.5f} from {backtest['threshold_source']}): Sharpe {sharpe} vs "
+            f"buy-and-hold {m['sharpe'].format(hold['sharpe'])}, PSR vs buy-and-hold "
+            f"{m['psr_vs_buy_and_hold'].format(backtest['psr_vs_buy_and_hold'])}, {strategy['n_trades']} trades, fees "
+            f"{m['fees_paid'].format(strategy['fees_paid'])} (after costs; the table: atb backtest)")
 
 
 def print_comparison(console: Console, comp, title: str) -> None:

@@ -37,10 +37,12 @@ def print_table(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[s
         _print_records(console, cols, rows, title=title, caption=caption, key=key, markup=markup)
         return
     parts = _split(widths, key, console.width)
+    title_text = title if markup or not title else escape(title)
+    caption_text = caption if markup or not caption else escape(caption)
     for n, part in enumerate(parts):
-        table = Table(title=title if n == 0 else None, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                      pad_edge=False, padding=(0, 1), collapse_padding=True, header_style="bold",
-                      caption=caption if n == len(parts) - 1 else None, caption_justify="left")
+        table = Table(title=title_text if n == 0 else None, title_justify="left", box=box.SIMPLE_HEAD,
+                      show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True, header_style="bold",
+                      caption=caption_text if n == len(parts) - 1 else None, caption_justify="left")
         for i in part:
             col = cols[i]
             table.add_column(_wrap_header(col.header, widths[i]), justify=col.justify, style=col.style,

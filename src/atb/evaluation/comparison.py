@@ -14,6 +14,7 @@ from atb.evaluation.metrics import evaluate_forecasts
 from atb.evaluation.stats import diebold_mariano
 from atb.models import registry as architectures
 from atb.registry.metadata import VersionMetadata
+from atb.registry.predictions import keep_test, read_predictions
 from atb.registry.store import read_metadata
 
 SIGNIFICANCE = 0.05
@@ -24,8 +25,9 @@ NAIVE_LABEL = "naive (last close)"
 class Entry:
     label: str  # e.g. "attention_lstm (default)"
     metadata: VersionMetadata
-    predictions: pd.DataFrame  # target_time, last_close, actual_close, predicted_close
+    predictions: pd.DataFrame  # the test rows: target_time, last_close, actual_close, predicted_close
     # (+ optional "pool": several seeds/folds in one frame, told apart by it; rows align on pool and time)
+    validation: pd.DataFrame | None = None  # the validation rows (None: a version from before they were stored)
 
     @property
     def architecture(self) -> str:
@@ -58,8 +60,8 @@ class Entry:
     @classmethod
     def from_version(cls, version_dir: Path, label: str | None = None) -> Entry:
         meta = read_metadata(version_dir)
-        preds = pd.read_parquet(Path(version_dir) / (meta.artifacts.predictions or "predictions.parquet"))
-        return cls(label or meta.training_params.label, meta, preds)
+        table = read_predictions(Path(version_dir), meta.artifacts.predictions)
+        return cls(label or meta.training_params.label, meta, table.test, table.validation)
 
 
 @dataclass
@@ -143,19 +145,17 @@ def compare(entries: list[Entry], baseline_architecture: str | None = None) -> C
     if not entries:
         raise ValueError("nothing to compare")
     horizon = check_comparable(entries)
-    keys = _key_columns(entries)
-    common = set(_keys(entries[0].predictions, keys))
-    for e in entries[1:]:
-        common &= set(_keys(e.predictions, keys))
+    tests = [keep_test(e.predictions, e.name) for e in entries]  # a frame read as a whole may hold validation rows
+    keys = _key_columns(tests)
+    common = set(_keys(tests[0], keys))
+    for p in tests[1:]:
+        common &= set(_keys(p, keys))
     notes = []
-    if any(len(e.predictions) != len(common) for e in entries):
+    if any(len(p) != len(common) for p in tests):
         notes.append(f"the versions' test windows differ; all scores use the {len(common)} windows they share")
     if not common:
         raise ValueError("the versions share no test windows; compare versions trained on the same data")
-    aligned = [
-        e.predictions[[k in common for k in _keys(e.predictions, keys)]].sort_values(keys).reset_index(drop=True)
-        for e in entries
-    ]
+    aligned = [p[[k in common for k in _keys(p, keys)]].sort_values(keys).reset_index(drop=True) for p in tests]
     base_idx = next((i for i, e in enumerate(entries) if e.architecture == baseline_architecture), None)
     rows = []
     for e, p in zip(entries, aligned, strict=True):
@@ -213,9 +213,9 @@ def check_comparable(entries: list[Entry]) -> int:
     return entries[0].horizon
 
 
-def _key_columns(entries: list[Entry]) -> list[str]:
+def _key_columns(frames: list[pd.DataFrame]) -> list[str]:
     # Pooled entries (the benchmark's seeds and folds) repeat target times; "pool" tells the copies apart.
-    return ["pool", "target_time"] if all("pool" in e.predictions.columns for e in entries) else ["target_time"]
+    return ["pool", "target_time"] if all("pool" in p.columns for p in frames) else ["target_time"]
 
 
 def _keys(p: pd.DataFrame, keys: list[str]) -> list:

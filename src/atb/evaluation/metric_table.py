@@ -9,6 +9,7 @@ comparison table (`atb models compare`, `atb bench phase1`, phase1_report.md) an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,8 +44,10 @@ class Metric:
     unit: str  # "quote" (the quote currency, USDT for BTCUSDT), "%", "s", "ms"; "" for ratios, counts, p-values
     digits: int = 3  # decimals shown
     higher_is_better: bool | None = None  # None: not a score (a p-value, a count, a base rate)
-    compared_with: str | None = None  # "naive" or "baseline": the reference this value is relative to
-    kind: str = "number"  # "number"; "pct_change" (+2.5%); "ratio_pct" (a ratio shown in %); "p"; "count"
+    compared_with: str | None = None  # "naive", "baseline", "buy_and_hold": the reference this value is relative to
+    # "number"; "pct_change" (+2.5%); "ratio_pct" (a ratio shown in %, signed); "fraction_pct" (a fraction shown
+    # in %, unsigned: 12.3%); "p"; "count"; "interval" ([low, high])
+    kind: str = "number"
     spread: bool = True  # shown with ± std across seeds
     short: str | None = None  # the header in narrow tables (`atb runs list`); default: header
 
@@ -62,6 +65,14 @@ class Metric:
             return fmt_signed_pct(value, std, self.digits)
         if self.kind == "ratio_pct":
             return fmt_signed_pct(_percent(value), _percent(std), self.digits)
+        if self.kind == "fraction_pct":
+            text = fmt_number(_percent(value), self.digits, _percent(std))
+            return text if text == DASH else f"{text}%"
+        if self.kind == "interval":
+            low, high = value if isinstance(value, (list, tuple)) and len(value) == 2 else (None, None)
+            if low is None or high is None or low != low or high != high:
+                return DASH
+            return f"[{fmt_number(low, self.digits)}, {fmt_number(high, self.digits)}]"
         return fmt_number(value, self.digits, std)
 
 
@@ -90,6 +101,38 @@ METRICS = (
     Metric("dm_p_one_sided_vs_naive", "DM p vs naive", "", compared_with="naive", kind="p"),
 )
 METRIC = {m.key: m for m in METRICS}
+
+# A backtest's trading metrics (atb.backtest.metrics defines them), as metadata.json's backtest.<strategy> objects
+# and `atb backtest` name them; all after costs, Sharpe and Sortino annualised.
+TRADING_METRICS = (
+    Metric("total_return", "total return", "%", 2, higher_is_better=True, kind="ratio_pct"),
+    Metric("annual_return", "annual return", "%", 1, higher_is_better=True, kind="ratio_pct"),
+    Metric("annual_volatility", "annual volatility", "%", 1, higher_is_better=False, kind="fraction_pct"),
+    Metric("sharpe", "Sharpe", "", 2, higher_is_better=True),
+    Metric("sharpe_ci95", "Sharpe 95% CI", "", 2, kind="interval", spread=False),
+    Metric("sortino", "Sortino", "", 2, higher_is_better=True),
+    Metric("max_drawdown", "max drawdown", "%", 1, higher_is_better=False, kind="fraction_pct", short="MaxDD"),
+    Metric("max_drawdown_bars", "max drawdown bars", "", 0, higher_is_better=False),  # a mean across seeds: 0 digits
+    Metric("calmar", "Calmar", "", 2, higher_is_better=True),
+    Metric("hit_rate", "hit rate", "%", 1, kind="fraction_pct"),
+    Metric("profit_factor", "profit factor", "", 2, higher_is_better=True),
+    Metric("n_trades", "trades", "", 0, short="Trades"),
+    Metric("exposure_pct", "exposure %", "%", 1),
+    Metric("turnover", "turnover / bar", "", 3),
+    Metric("fees_paid", "fees paid", "%", 2, higher_is_better=False, kind="fraction_pct", short="Fees"),
+)
+# The strategy's Sharpe against the benchmarks' (atb.backtest.sharpe): probabilities that its true Sharpe is higher.
+SHARPE_TESTS = (
+    Metric("psr_vs_zero", "PSR vs 0", "", 3, higher_is_better=True, spread=False),
+    Metric("psr_vs_buy_and_hold", "PSR vs buy-and-hold", "", 3, higher_is_better=True, spread=False,
+           compared_with="buy_and_hold", short="PSR"),
+    Metric("dsr", "deflated Sharpe (DSR)", "", 3, higher_is_better=True, spread=False),
+)
+TRADING_METRIC = {m.key: m for m in TRADING_METRICS + SHARPE_TESTS}
+# The run log's columns and the benchmark's summary rows hold the strategy's figures as "backtest_<key>".
+BACKTEST_PREFIX = "backtest_"
+METRIC.update({BACKTEST_PREFIX + m.key: dataclasses.replace(m, key=BACKTEST_PREFIX + m.key)
+               for m in TRADING_METRIC.values()})
 
 
 class Scored(Protocol):

@@ -1,13 +1,13 @@
 """metadata.json as types: VersionMetadata and its sections, read and written here only (torch-free).
 
 A section is a dataclass whose fields are the keys we know, named as in the file (so `meta.training_params.
-architecture` is the guide's `jq .training_params.architecture`). What else a file holds, from a later atb (a
-`backtest` section, `tuning`, ensemble `members`) or added by hand, is kept in the section's `other` mapping
-and written back after the known keys: reading and writing a document never loses a key.
+architecture` is the guide's `jq .training_params.architecture`). What else a file holds, from a later atb
+(`tuning`, ensemble `members`) or added by hand, is kept in the section's `other` mapping and written back
+after the known keys: reading and writing a document never loses a key.
 
 Reading never invents a value. A key that a file lacks (written by an older atb: no `directional_pt_*`, no
-`fit_s_per_1k_windows`, no `collapsed`, no `schema_version`) reads as None and stays absent when the document
-is written again. A section built in code writes every field, except the `optional` ones left unset (keys
+`fit_s_per_1k_windows`, no `collapsed`, no `schema_version`, no `backtest`) reads as None and stays absent when
+the document is written again. A section built in code writes every field, except the `optional` ones left unset (keys
 that only some versions have, e.g. a walk-forward fold's `test_interval`).
 
 A new field is one line in its section: e.g. `sharpe: float | None = None` in Evaluation.
@@ -304,6 +304,9 @@ class VersionMetadata(Section):
     model_config: dict[str, Any] | None = None  # the architecture's constructor arguments
     data: DataInfo = section(DataInfo)
     evaluation_results: Evaluation = section(Evaluation)
+    # atb.backtest's result (BacktestResult.to_dict: its keys are declared there), or {"skipped": why};
+    # None: a version from before the backtest.
+    backtest: dict[str, Any] | None = optional()
     performance: Performance = section(Performance)
     onnx: Onnx = section(Onnx)
     artifacts: Artifacts = section(Artifacts)
@@ -333,6 +336,21 @@ class VersionMetadata(Section):
             if key in part.other:
                 return part.other[key]
         return None
+
+    def backtest_figures(self) -> dict[str, Any] | None:
+        """The backtest section when it holds a result (not absent, not {"skipped": why})."""
+        bt = self.backtest
+        return bt if isinstance(bt, Mapping) and "strategy" in bt else None
+
+    def search_trials(self) -> tuple[int, float] | None:
+        """(tuning.n_trials, tuning.trial_sharpe_var): how many configurations a search tried and the variance of
+        their Sharpe ratios, when the version came out of one that recorded both (for the Deflated Sharpe)."""
+        tuning = self.other.get("tuning")
+        if not isinstance(tuning, Mapping):
+            return None
+        n, var = tuning.get("n_trials"), tuning.get("trial_sharpe_var")
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (n, var))
+        return (int(n), float(var)) if numbers else None
 
     def fit_seconds_per_1k_windows(self) -> float | None:
         """Fit time per 1,000 training windows processed (early stopping's epoch count does not distort it);

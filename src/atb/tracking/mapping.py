@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from atb.evaluation.metric_table import BACKTEST_PREFIX
 from atb.jsonio import clean_text, to_jsonable
 from atb.registry.metadata import VersionMetadata
 from atb.tracking.values import as_float, as_int, parse_time
@@ -15,6 +16,9 @@ from atb.tracking.values import as_float, as_int, parse_time
 _EVALUATION = ("test_rmse", "test_mae", "mape", "directional_accuracy", "directional_p_value",
                "naive_test_rmse", "naive_test_mae", "naive_mape", "rmse_skill_vs_naive", "val_loss",
                "train_loss")
+# the strategy's figures and Sharpe tests stored as backtest_<key> (evaluation.metric_table.BACKTEST_PREFIX)
+_STRATEGY = ("sharpe", "total_return", "max_drawdown", "fees_paid")
+_SHARPE_TESTS = ("psr_vs_zero", "psr_vs_buy_and_hold")
 _PERFORMANCE = ("training_time_s", "inference_ms_p50", "inference_ms_p95", "batch_throughput_per_s",
                 "peak_rss_mb")
 
@@ -59,6 +63,24 @@ def start_columns(run: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def backtest_columns(backtest: Mapping[str, Any] | None) -> dict[str, Any]:
+    """metadata.json's backtest (atb.backtest's to_dict) as the run log's backtest_* columns; all None without one
+    (an older version, or {"skipped": why})."""
+    backtest = _dict(backtest)
+    strategy, hold = _dict(backtest.get("strategy")), _dict(backtest.get("buy_and_hold"))
+    ci = strategy.get("sharpe_ci95")
+    ci = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
+    return {
+        **{f"{BACKTEST_PREFIX}{key}": as_float(strategy.get(key)) for key in _STRATEGY},
+        "backtest_sharpe_ci_low": as_float(ci[0]),
+        "backtest_sharpe_ci_high": as_float(ci[1]),
+        "backtest_n_trades": as_int(strategy.get("n_trades")),
+        **{f"{BACKTEST_PREFIX}{key}": as_float(backtest.get(key)) for key in _SHARPE_TESTS},
+        "backtest_buy_and_hold_sharpe": as_float(hold.get("sharpe")),
+        "backtest_threshold": as_float(backtest.get("threshold")),
+    }
+
+
 def metadata_columns(meta: VersionMetadata) -> dict[str, Any]:
     """A metadata.json (registry.metadata) as columns, the whole document included."""
     params, data, evaluation, performance = meta.training_params, meta.data, meta.evaluation_results, meta.performance
@@ -84,6 +106,9 @@ def metadata_columns(meta: VersionMetadata) -> dict[str, Any]:
         "directional_accuracy_ci_high": as_float(ci[1]),
         "dm_statistic": as_float(evaluation.dm_vs_naive.statistic),
         "dm_p_value": as_float(evaluation.dm_vs_naive.p_value),
+        "dm_p_value_one_sided": as_float(evaluation.dm_vs_naive.p_value_one_sided),
+        "directional_pt_p_value": as_float(evaluation.directional_pt_p_value),
+        **backtest_columns(meta.backtest_figures()),
         **{key: as_float(getattr(performance, key)) for key in _PERFORMANCE},
         "parameters": as_int(performance.parameters),
         "onnx_max_abs_diff": as_float(meta.onnx.max_abs_diff),

@@ -1,5 +1,6 @@
-"""One training run, end to end: candles -> features -> windows -> fit -> test predictions -> metrics ->
-ONNX export and parity -> a published model version. Used by `atb train model` and the benchmark."""
+"""One training run, end to end: candles -> features -> windows -> fit -> test (and validation) predictions ->
+metrics and backtest -> ONNX export and parity -> a published model version. Used by `atb train model` and the
+benchmark."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ from atb.registry.metadata import (
     TrainingParams,
     VersionMetadata,
 )
+from atb.registry.predictions import FILE as PREDICTIONS_FILE
+from atb.registry.predictions import predictions_frame
 from atb.registry.store import ModelStore, registry_symbol, write_json, write_metadata
 from atb.registry.version_id import version_name
 from atb.training.request import TrainRequest
@@ -89,8 +92,10 @@ class FittedRun:
     result: Any  # FitResult
     device: Any  # torch.device
     batch_size: int
-    predictions: pd.DataFrame  # target_time, last_close, actual_close, predicted_close
+    predictions: pd.DataFrame  # the test split: target_time, last_close, actual_close, predicted_close
     evaluation: dict  # evaluate_forecasts() plus the fit's losses
+    validation: pd.DataFrame  # the validation split's predictions, same columns
+    backtest: dict  # atb.backtest.training_backtest: metadata.json's backtest section
 
     @property
     def synthetic(self) -> bool:
@@ -125,10 +130,11 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
     # TrainRequest's users need not load.
     import torch
 
+    from atb.backtest import training_backtest
     from atb.evaluation.metrics import evaluate_forecasts
     from atb.models.factory import build_model, model_config
     from atb.training.device import busy_cores_warning, configure_threads, default_batch_size, resolve_device
-    from atb.training.trainer import DeviceData, TrainConfig, fit, predict, seed_everything
+    from atb.training.trainer import DeviceData, TrainConfig, fit, seed_everything
 
     device = resolve_device(req.device)
     threads = configure_threads(req.threads)
@@ -179,17 +185,17 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
         reporter.fit_finished()  # leave the terminal clean whatever happened
 
     reporter.stage("Evaluating on the untouched test split")
-    test = dataset.anchors["test"]
-    last_close = dataset.close[test]
-    predicted = last_close * np.exp(predict(model, data, "test").astype(np.float64) * dataset.scaler.target_std)
-    predictions = pd.DataFrame({"target_time": dataset.target_times("test"), "last_close": last_close,
-                                "actual_close": dataset.close[test + req.horizon], "predicted_close": predicted})
-    evaluation = evaluate_forecasts(last_close, predictions["actual_close"].to_numpy(), predicted, req.horizon)
+    predictions = _predictions(model, data, dataset, req.horizon, "test")
+    evaluation = evaluate_forecasts(*(predictions[c].to_numpy() for c in ("last_close", "actual_close",
+                                                                          "predicted_close")), req.horizon)
     evaluation["val_loss"] = result.best_val_loss
     evaluation["train_loss"] = result.history[result.best_epoch - 1].train_loss
+    # The validation forecasts are stored too: the backtest's threshold is chosen on them, never on test.
+    validation = _predictions(model, data, dataset, req.horizon, "validation")
+    backtest = training_backtest(predictions, validation, horizon=req.horizon, timeframe=req.timeframe)
 
     run = FittedRun(req, name, created, model, data, dataset, candles, source_label, config, result, device,
-                    batch_size, predictions, evaluation)
+                    batch_size, predictions, evaluation, validation, backtest)
     store = ModelStore(req.models_dir or default_models_dir())
     try:
         version_dir, metadata = _save_version(store, run, reporter)
@@ -243,7 +249,7 @@ def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, Vers
         reporter.stage("Measuring ONNX Runtime latency")
         latency = measure_latency(staged / "model.onnx", test_windows[-1:], _batch_of(test_windows, 256))
         reporter.stage("Publishing the version")
-        run.predictions.to_parquet(staged / "predictions.parquet", index=False)
+        predictions_frame(run.predictions, run.validation).to_parquet(staged / PREDICTIONS_FILE, index=False)
         metadata = _metadata(run, opset, max_abs_diff, latency)
         write_metadata(staged / "metadata.json", metadata)
         version_dir = store.publish(run.registry_folder, staged, run.name)
@@ -283,6 +289,7 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
             if run.synthetic else None,
         ),
         evaluation_results=Evaluation.from_json(run.evaluation),
+        backtest=run.backtest,
         performance=Performance(
             training_time_s=result.training_time_s,
             # The speed criterion: comparable across runs that early stopping ended after different epochs.
@@ -297,12 +304,23 @@ def _metadata(run: FittedRun, opset: int, max_abs_diff: float, latency: dict) ->
         onnx=Onnx(file="model.onnx", opset=opset, max_abs_diff=max_abs_diff, input="window",
                   input_shape=["batch", req.sequence_length, len(dataset.feature_names)]),
         artifacts=Artifacts(weights="model.safetensors", onnx="model.onnx", scaler="scaler.json",
-                            predictions="predictions.parquet"),
+                            predictions=PREDICTIONS_FILE),
         training_history=[EpochRecord.from_json(asdict(h)) for h in result.history],
         environment=Environment(host=socket.gethostname(), python=platform.python_version(),
                                 torch=torch.__version__, platform=platform.platform()),
         extra=req.extra or None,
     )
+
+
+def _predictions(model, data, dataset, horizon: int, split: str) -> pd.DataFrame:
+    """One split's forecasts on the price scale: a forecast is last_close * exp(predicted log return)."""
+    from atb.training.trainer import predict  # torch: deferred for start-up time
+
+    anchors = dataset.anchors[split]
+    last_close = dataset.close[anchors]
+    predicted = last_close * np.exp(predict(model, data, split).astype(np.float64) * dataset.scaler.target_std)
+    return pd.DataFrame({"target_time": dataset.target_times(split), "last_close": last_close,
+                         "actual_close": dataset.close[anchors + horizon], "predicted_close": predicted})
 
 
 def _iso(moment: datetime | pd.Timestamp) -> str:
