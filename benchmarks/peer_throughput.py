@@ -216,6 +216,10 @@ def measure(side: str, name: str, args: argparse.Namespace, npz: Path) -> dict:
     return row
 
 
+def _x(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}x"
+
+
 def main() -> None:
     args = parse_args()
     if args.setup:
@@ -240,7 +244,9 @@ def main() -> None:
                 if atb["train_windows"] != darts["train_windows"]:
                     raise SystemExit(f"{arch}: atb trains on {atb['train_windows']} windows, Darts on "
                                      f"{darts['train_windows']} samples: not the same workload")
-                pairs[arch] = {"atb": atb, "darts": darts, "ratio": atb["windows_per_s"] / darts["windows_per_s"]}
+                floor = atb.get("forward_backward_windows_per_s")
+                pairs[arch] = {"atb": atb, "darts": darts, "ratio": atb["windows_per_s"] / darts["windows_per_s"],
+                               "ceiling": floor / darts["windows_per_s"] if floor else None}
             rounds.append(pairs)
     facts["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
 
@@ -251,23 +257,28 @@ def main() -> None:
              "atb_parameters": per[0]["atb"]["parameters"], "darts_parameters": per[0]["darts"]["parameters"],
              "atb_windows_per_s": [p["atb"]["windows_per_s"] for p in per],
              "darts_windows_per_s": [p["darts"]["windows_per_s"] for p in per],
-             "ratio": [p["ratio"] for p in per]}
+             "ratio": [p["ratio"] for p in per],
+             "atb_forward_backward_windows_per_s": [p["atb"].get("forward_backward_windows_per_s") for p in per],
+             "ceiling": [p["ceiling"] for p in per]}
         s.update({f"median_{k}": median(s[k]) for k in ("atb_windows_per_s", "darts_windows_per_s", "ratio")})
+        s["median_ceiling"] = median(s["ceiling"]) if None not in s["ceiling"] else None
         summary[arch] = s
         for i, p in enumerate(per, 1):
             rows.append([f"{arch} vs {PAIRS[arch]}", f"round {i}", round(p["atb"]["windows_per_s"]),
-                         round(p["darts"]["windows_per_s"]), f"{p['ratio']:.2f}x", p["atb"]["load_before"][0],
-                         p["darts"]["load_before"][0],
+                         round(p["darts"]["windows_per_s"]), f"{p['ratio']:.2f}x", _x(p["ceiling"]),
+                         p["atb"]["load_before"][0], p["darts"]["load_before"][0],
                          f"{p['atb']['others_busy_cores']:.2f} / {p['darts']['others_busy_cores']:.2f}"])
         rows.append([f"{arch} vs {PAIRS[arch]}", "[bold]median[/bold]", round(s["median_atb_windows_per_s"]),
-                     round(s["median_darts_windows_per_s"]), f"[bold]{s['median_ratio']:.2f}x[/bold]", "", "", ""])
+                     round(s["median_darts_windows_per_s"]), f"[bold]{s['median_ratio']:.2f}x[/bold]",
+                     _x(s["median_ceiling"]), "", "", ""])
     print_table(
         f"Training windows/s, atb vs Darts {facts['darts_env']['darts']} · {data['train']['windows']:,} windows x "
         f"{args.epochs} epochs · batch {args.batch_size} · {args.threads} threads · validation "
         f"{'atb only' if args.no_validation else 'both'}",
-        ["pair", "round", "atb windows/s", "darts windows/s", "ratio", "load (atb)", "load (darts)",
+        ["pair", "round", "atb windows/s", "darts windows/s", "ratio", "ceiling", "load (atb)", "load (darts)",
          "others busy (atb / darts)"], rows,
-        caption=describe_machine(facts) + " · params: " + ", ".join(
+        caption=describe_machine(facts) + " · ceiling: atb's forward + backward alone vs Darts' whole fit · "
+        "params: " + ", ".join(
             f"{a} {s['atb_parameters']:,} vs {s['darts_parameters']:,}" for a, s in summary.items()))
     write_results("peer_throughput", args, {"data": data, "summary": summary, "rounds": rounds}, facts)
 
