@@ -30,14 +30,16 @@ from torch import nn
 from atb.evaluation.latency import measure_latency, onnx_session
 from atb.features.indicators import FEATURES
 from atb.models.export import export_onnx
-from atb.models.factory import ARCHITECTURES, VARIANTS, build_model, count_parameters, model_config
+from atb.models.factory import build_model, count_parameters, model_config
+from atb.models.registry import VARIANTS
+from atb.models.registry import names as architecture_names
 from atb.models.tcn import TCN, CausalConv, ResidualBlock
 from atb.training.trainer import seed_everything
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--architectures", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES))
+    p.add_argument("--architectures", nargs="+", choices=architecture_names(), default=list(architecture_names()))
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     p.add_argument("--sequence-length", type=int, default=60)
     p.add_argument("--batch", type=int, default=256, help="Batch size of the throughput figure.")
