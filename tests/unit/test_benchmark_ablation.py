@@ -185,3 +185,13 @@ def test_an_interrupted_ablation_writes_what_finished_then_stops(tmp_path, monke
     # returns (both models) and returns+volume (cnn_lstm) finished: one pair to test
     assert [(t["label"], t["richer"], t["poorer"]) for t in data["tests"]] == [
         ("cnn_lstm (default)", "returns+volume", "returns")]
+
+
+def test_a_smoke_test_gives_its_nominal_reading_only(tmp_path, fake):
+    from atb.benchmark.ablation import answer_lines
+
+    result = run_ablation(settings(tmp_path, quick=True, full=False, days=None))
+    assert result.results["too_small"].startswith("a smoke test")
+    lines = answer_lines(result.headlines, result.results["too_small"])
+    assert lines[0].startswith("NO ANSWER: a smoke test") and all("nominal only" in ln for ln in lines[1:])
+    assert lines[0] in (tmp_path / "out" / REPORT_FILE).read_text()

@@ -27,6 +27,7 @@ import numpy as np
 
 from atb import __version__
 from atb.benchmark.aggregate import OverlappingFolds, Summary, load_entries, prediction_frame, summarize, window_losses
+from atb.benchmark.decision import MIN_DECISION_WINDOWS
 from atb.benchmark.phase1 import _atomic_write, _check_writable, _status, fold_splits
 from atb.benchmark.plan import make_folds, make_plan, resolve_last_candle
 from atb.benchmark.report import COLUMNS, markdown_table, summary_cells, title
@@ -132,6 +133,7 @@ def run_ablation(settings: BenchSettings, observer: Observer | None = None) -> A
         "runs": [r.to_dict() for r in records],
         "summaries": {s: (v.to_dict() if v else None) for s, v in summaries.items()},
         "tests": [asdict(t) for t in tests],
+        "too_small": too_small(settings, headlines),
         "answer": {t.label: t.answer() for t in headlines},
         "notes": notes,
     }
@@ -223,10 +225,24 @@ def test_cells(t: SetTest) -> list[str]:
             f"{t.seeds_lower}/{len(t.seeds)}", t.verdict]
 
 
-def answer_lines(headlines: list[SetTest]) -> list[str]:
+def too_small(settings: BenchSettings, headlines: list[SetTest]) -> str:
+    """Why this run cannot answer (as the decision matrix: a smoke test, or too few pooled windows); "" if it can."""
+    if settings.smoke_test:
+        return "a smoke test shows that every model trains on every set, not whether the indicators help; run --full"
+    windows = min((t.windows for t in headlines), default=0)
+    if windows < MIN_DECISION_WINDOWS:
+        return (f"only {windows} pooled test windows (fewer than {MIN_DECISION_WINDOWS}): too few to tell the sets "
+                "apart; ask for more --days or --walk-forward folds")
+    return ""
+
+
+def answer_lines(headlines: list[SetTest], too_small: str = "") -> list[str]:
+    """One line per architecture; when the run is too small to answer, its nominal reading only, marked so."""
     many = len(headlines) > 1
-    return [f"{t.label}: {t.answer()}" + (f" (Holm over {len(headlines)} architectures: p={fmt_p(t.p_answer[1])})"
-                                          if many else "") for t in headlines]
+    prefix = "nominal only, not an answer: " if too_small else ""
+    lines = [f"{t.label}: {prefix}{t.answer()}" + (f" (Holm over {len(headlines)} architectures: "
+                                                   f"p={fmt_p(t.p_answer[1])})" if many else "") for t in headlines]
+    return ([f"NO ANSWER: {too_small}"] if too_small and headlines else []) + lines
 
 
 def render(result: AblationResult) -> str:
@@ -247,7 +263,7 @@ def render(result: AblationResult) -> str:
                                            for s, names in results["feature_sets"].items()), ""]
     out += [f"## {QUESTION}", ""]
     if result.headlines:
-        out += [f"- {line}" for line in answer_lines(result.headlines)]
+        out += [f"- {line}" for line in answer_lines(result.headlines, results["too_small"])]
     else:
         out.append("No architecture has results for a set and a richer one: nothing to test.")
     out += ["", "Each line: the richest feature set against the largest set it contains (what the extra groups "

@@ -103,7 +103,8 @@ def _print_ablation(result) -> None:
                     [test_cells(t) for t in result.tests], key=2,
                     title="Feature sets per architecture: richer vs poorer (pooled over seeds and windows)")
     out.print(QUESTION, highlight=False, markup=False)
-    for line in answer_lines(result.headlines) or ["nothing to test: no architecture has two nested feature sets"]:
+    for line in (answer_lines(result.headlines, result.results["too_small"])
+                 or ["nothing to test: no architecture has two nested feature sets"]):
         out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     for name, path in result.files.items():
         out.print(f"[dim]{name}:[/dim] {path}", highlight=False, soft_wrap=True)
