@@ -37,7 +37,8 @@ from _common import (
 )
 
 from atb.errors import AtbError
-from atb.models.factory import ARCHITECTURES, VARIANTS
+from atb.models.registry import VARIANTS
+from atb.models.registry import names as architecture_names
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,7 +48,7 @@ def parse_args() -> argparse.Namespace:
                    help="Candle file (default ../shared/data/BTCUSDT_1h_2017-08_2022-12.csv); "
                         "the synthetic market when it is absent.")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (passed to training).")
-    p.add_argument("--architectures", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES),
+    p.add_argument("--architectures", nargs="+", choices=architecture_names(), default=list(architecture_names()),
                    help="For the year workload.")
     p.add_argument("--variant", choices=VARIANTS, default="default", help="For the year workload.")
     p.add_argument("--days", type=float, default=365, help="Year workload: days of target candles.")

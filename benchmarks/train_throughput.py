@@ -29,7 +29,9 @@ from torch import nn
 
 from atb.data.synthetic import synthetic_candles
 from atb.features.dataset import Dataset, build_dataset, history_bars_needed
-from atb.models.factory import ARCHITECTURES, VARIANTS, build_model, count_parameters, model_config
+from atb.models.factory import build_model, count_parameters, model_config
+from atb.models.registry import VARIANTS
+from atb.models.registry import names as architecture_names
 from atb.training.device import DEFAULT_BATCH
 from atb.training.trainer import DeviceData, TrainConfig, seed_everything
 
@@ -40,7 +42,7 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", choices=("cpu", "cuda", "all"), default=None,
                    help="Default: cpu, and cuda too when a GPU is available. 'all' requires a GPU.")
-    p.add_argument("--architectures", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES))
+    p.add_argument("--architectures", nargs="+", choices=architecture_names(), default=list(architecture_names()))
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=["default"],
                    help="Variants to measure (default: default), e.g. --variants lightweight default deep.")
     p.add_argument("--batch-size", nargs="+", type=int, default=None,

@@ -48,7 +48,7 @@ def versions(root: Path) -> list[Path]:
 
 def test_each_architecture_produces_a_complete_version(registry):
     found = versions(registry)
-    assert len(found) == 3
+    assert len(found) == len(ARCHITECTURES)
     archs = set()
     for v in found:
         for f in ("model.safetensors", "model.onnx", "metadata.json", "predictions.parquet", "scaler.json"):
@@ -79,9 +79,13 @@ def test_guide_jq_queries_return_numbers(registry):
         assert meta["training_params"]["receptive_field"] >= meta["training_params"]["sequence_length"]
 
 
-@pytest.mark.parametrize("index", [0, 1, 2])
-def test_every_metric_recomputes_from_predictions(registry, index):
-    v = versions(registry)[index]
+def version_of(root: Path, architecture: str) -> Path:
+    return next(v for v in versions(root) if VersionId.parse(v.name).architecture == architecture)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_every_metric_recomputes_from_predictions(registry, architecture):
+    v = version_of(registry, architecture)
     meta = json.loads((v / "metadata.json").read_text())
     ev = meta["evaluation_results"]
     table = pd.read_parquet(v / "predictions.parquet")
@@ -103,9 +107,9 @@ def test_every_metric_recomputes_from_predictions(registry, index):
     assert len(p) == meta["data"]["test"]["n"] == ev["test_windows"]
 
 
-@pytest.mark.parametrize("index", [0, 1, 2])
-def test_the_backtest_recomputes_from_predictions_and_atb_backtest_agrees(registry, index, atb_cli):
-    v = versions(registry)[index]
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_the_backtest_recomputes_from_predictions_and_atb_backtest_agrees(registry, architecture, atb_cli):
+    v = version_of(registry, architecture)
     meta = json.loads((v / "metadata.json").read_text())
     table = pd.read_parquet(v / "predictions.parquet")
     expected = trading.backtest(table)
@@ -167,8 +171,9 @@ def test_naive_rmse_is_last_close_persistence_on_the_test_target_times(registry)
     assert meta["data"]["validation"]["end"] < meta["data"]["test"]["start"]
 
 
-def test_predict_with_onnx_matches_the_training_pipeline(registry):
-    v = versions(registry)[2]
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_predict_with_onnx_matches_the_training_pipeline(registry, architecture):
+    v = version_of(registry, architecture)
     p = keep_test(pd.read_parquet(v / "predictions.parquet")).iloc[-1]
     from atb.inference.predict import forecast_next
 
@@ -194,16 +199,16 @@ def test_predict_cli_does_not_import_torch(registry):
 
 def test_models_list_show_compare(registry):
     listed = json.loads(runner.invoke(app, ["models", "list", "--models-dir", str(registry), "--json"]).stdout)
-    assert len(listed) == 3 and sum(r["latest"] for r in listed) == 1
+    assert len(listed) == len(ARCHITECTURES) and sum(r["latest"] for r in listed) == 1
     shown = runner.invoke(app, ["models", "show", "BTCUSDT-SYNTHETIC", "--models-dir", str(registry), "--json"])
     assert json.loads(shown.stdout)["version_id"] == versions(registry)[-1].name
     comp = runner.invoke(app, ["models", "compare", "BTCUSDT-SYNTHETIC", "--models-dir", str(registry), "--json"])
     data = json.loads(comp.stdout)
     labels = [r["label"] for r in data["rows"]]
-    assert labels[-1] == "naive (last close)" and len(labels) == 4
+    assert labels[-1] == "naive (last close)" and len(labels) == len(ARCHITECTURES) + 1
     assert data["baseline"] == "cnn_lstm (default)"
     for row in data["rows"]:
-        if row["architecture"] in ("attention_lstm", "tcn"):
+        if not row["is_baseline"] and not row["is_naive"]:
             assert row["rmse_improvement_pct"] is not None and 0 <= row["dm_vs_baseline"]["p_value"] <= 1
     table = runner.invoke(app, ["models", "compare", "BTCUSDT-SYNTHETIC", "--models-dir", str(registry)],
                           env={"COLUMNS": "200"})

@@ -19,12 +19,15 @@ from atb.benchmark.settings import make_settings
 from atb.cli import bench
 from atb.errors import DataError
 from atb.evaluation.metrics import evaluate_forecasts
+from atb.models.registry import names
 from atb.registry.metadata import VersionMetadata
 from atb.training.pipeline import TrainOutcome
 from fakes import trading as trading_reference
 
 ROOT = Path(__file__).resolve().parents[2]
-SKILL = {"cnn_lstm": 0.3, "attention_lstm": 0.6, "tcn": 0.35}
+SKILL = {"cnn_lstm": 0.3, "attention_lstm": 0.6, "tcn": 0.35}  # share of the next move each model foresees
+ARCHITECTURES = names()  # the default model set: every architecture in the table (0.4 for those not above)
+N = len(ARCHITECTURES)
 
 
 def split(start: pd.Timestamp, end: pd.Timestamp) -> dict:
@@ -39,7 +42,7 @@ def fake_forecasts(times: pd.DatetimeIndex, architecture: str, seed: int) -> tup
     last = 100 + rng.normal(0, 1, n).cumsum()
     actual = last + rng.normal(0, 1, n)
     noise = np.random.default_rng(zlib.crc32(f"{architecture}{seed}".encode())).normal(0, 0.2, n)
-    return last, actual, last + SKILL[architecture] * (actual - last) + noise
+    return last, actual, last + SKILL.get(architecture, 0.4) * (actual - last) + noise
 
 
 def fake_train(req, reporter=None, fail: str | None = None) -> TrainOutcome:
@@ -99,10 +102,10 @@ def quick(tmp_path, **kw):
 
 def test_writes_results_report_and_plot(tmp_path, fake):
     result = run_phase1(quick(tmp_path, seeds=2, walk_forward=2))
-    assert result.status == "completed" and not result.failed and len(result.records) == 12
+    assert result.status == "completed" and not result.failed and len(result.records) == 4 * N
     out = tmp_path / "out"
     data = json.loads((out / RESULTS_FILE).read_text())  # strict JSON: no NaN
-    assert data["counts"] == {"runs": 12, "completed": 12, "failed": 0, "not_run": 0}
+    assert data["counts"] == {"runs": 4 * N, "completed": 4 * N, "failed": 0, "not_run": 0}
     run = data["runs"][0]
     assert {"architecture", "variant", "seed", "fold", "status", "error", "version_dir", "metadata_path",
             "metrics"} <= set(run)
@@ -110,7 +113,7 @@ def test_writes_results_report_and_plot(tmp_path, fake):
     assert data["settings"]["seeds"] == [42, 43] and data["settings"]["smoke_test"] is True
     assert data["summary"]["windows"] == 2 * 26 and len(data["per_fold"]) == 2  # two folds' test intervals
     first, second = data["folds"]
-    assert (first["fold"], first["runs"], first["completed"], first["runs_agree"]) == (1, 6, 6, True)
+    assert (first["fold"], first["runs"], first["completed"], first["runs_agree"]) == (1, 2 * N, 2 * N, True)
     assert first["test"]["n"] == second["test"]["n"] == 26
     assert pd.Timestamp(first["test_interval"]["end"]) + pd.Timedelta(hours=1) == pd.Timestamp(
         second["test_interval"]["start"])
@@ -149,7 +152,7 @@ def test_overlapping_folds_are_refused_after_writing_the_runs(tmp_path, fake, mo
     with pytest.raises(DataError, match="94 test target times are scored by more than one walk-forward fold"):
         run_phase1(quick(tmp_path, walk_forward=2, log_to_db=False))
     data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
-    assert data["status"] == "failed" and data["summary"] is None and data["counts"]["completed"] == 6
+    assert data["status"] == "failed" and data["summary"] is None and data["counts"]["completed"] == 2 * N
     assert "scored by more than one walk-forward fold" in data["error"]
     report = (tmp_path / "out" / REPORT_FILE).read_text()
     assert "No summary: cnn_lstm (default) seed 42: 94 test target times" in report
@@ -182,10 +185,10 @@ def test_a_failed_run_is_recorded_and_the_rest_still_compared(tmp_path, fake):
     result = run_phase1(quick(tmp_path))
     assert result.status == "partial" and [r.architecture for r in result.failed] == ["tcn"]
     assert result.failed[0].error == "DataError: no candles for this run"
-    assert [r.label for r in result.summary.rows] == ["cnn_lstm (default)", "attention_lstm (default)",
+    assert [r.label for r in result.summary.rows] == [*(f"{a} (default)" for a in ARCHITECTURES if a != "tcn"),
                                                       "naive (last close)"]
     data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
-    assert data["status"] == "partial" and data["runs"][2]["status"] == "failed"
+    assert data["status"] == "partial" and data["runs"][ARCHITECTURES.index("tcn")]["status"] == "failed"
     assert "DataError: no candles for this run" in (tmp_path / "out" / REPORT_FILE).read_text()
 
 
@@ -230,7 +233,7 @@ def test_interrupt_writes_partial_results_then_stops(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run_phase1(quick(tmp_path, log_to_db=False))
     data = json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
-    assert data["status"] == "interrupted" and data["counts"]["not_run"] == 1
+    assert data["status"] == "interrupted" and data["counts"]["not_run"] == N - 2
     assert [r["status"] for r in data["runs"]] == ["completed", "interrupted"]
 
 
@@ -241,8 +244,8 @@ def test_cli_failures_exit_non_zero_with_one_line(tmp_path, fake, capsys):
                           "--output-dir", str(tmp_path / "out"), "--no-db"])
     assert caught.value.code == 1
     err = capsys.readouterr().err
-    assert "run 2/3: attention_lstm default seed 42" in err
-    assert err.strip().splitlines()[-1] == f"error: 1 of 3 runs failed (see {tmp_path / 'out' / RESULTS_FILE})"
+    assert f"run 2/{N}: attention_lstm default seed 42" in err
+    assert err.strip().splitlines()[-1] == f"error: 1 of {N} runs failed (see {tmp_path / 'out' / RESULTS_FILE})"
 
 
 def test_cli_success_prints_table_and_decision(tmp_path, fake, capsys):
@@ -287,7 +290,7 @@ def test_cli_json_prints_the_results_and_threads_reach_every_run(tmp_path, fake,
     assert caught.value.code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "out" / RESULTS_FILE).read_text())
-    assert printed["settings"]["threads"] == 1 and seen == [1, 1, 1]
+    assert printed["settings"]["threads"] == 1 and seen == [1] * N
 
 
 def run_predictions(result, label: str) -> list[pd.DataFrame]:

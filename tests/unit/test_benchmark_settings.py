@@ -10,6 +10,9 @@ import pytest
 from atb.benchmark.plan import bars_per_test_split, fold_ends, make_folds, make_plan, train_request
 from atb.benchmark.settings import ModelChoice, make_settings, parse_models
 from atb.errors import UsageError
+from atb.models.registry import names
+
+ARCHITECTURES = names()  # the default model set: every architecture in the table
 
 
 def settings(**kw):
@@ -22,7 +25,7 @@ def test_presets_follow_the_guide():
     assert (quick.days, quick.epochs, quick.seed_list, quick.smoke_test) == (7, 5, [42], True)
     assert (full.days, full.epochs, full.seed_list, full.smoke_test, full.timeframe) == (30, 20, [42, 43, 44],
                                                                                           False, "1h")
-    assert [str(m) for m in full.models] == ["cnn_lstm:default", "attention_lstm:default", "tcn:default"]
+    assert [str(m) for m in full.models] == [f"{a}:default" for a in ARCHITECTURES]
     assert full.output_dir == Path("artifacts") and full.data_source == "exchange"
 
 
@@ -90,7 +93,7 @@ def test_fold_test_intervals_are_consecutive_and_one_test_split_long():
     assert folds[2].to_dict() == {"fold": 3, "test_interval": {"start": "2022-12-27T11:00:00Z",
                                                                "end": "2022-12-31T23:00:00Z"}}
     plan = make_plan(settings(walk_forward=3), last)
-    assert [(p.test_start, p.end) for p in plan[::9]] == [(f.test_start, f.end) for f in folds]
+    assert [(p.test_start, p.end) for p in plan[::3 * len(ARCHITECTURES)]] == [(f.test_start, f.end) for f in folds]
     assert all(p.test_start is None and p.end is None for p in make_plan(settings(walk_forward=3), None))
 
 
@@ -104,11 +107,12 @@ def test_end_date_includes_its_whole_day():
 def test_plan_order_folds_then_seeds_then_models():
     last = pd.Timestamp("2022-12-31T23:00Z")
     plan = make_plan(settings(walk_forward=2, seeds=2), last)
-    assert len(plan) == 2 * 2 * 3 and [p.index for p in plan] == list(range(1, 13))
-    assert [(p.fold, p.seed, p.model.architecture) for p in plan[:4]] == [
-        (1, 42, "cnn_lstm"), (1, 42, "attention_lstm"), (1, 42, "tcn"), (1, 43, "cnn_lstm")]
+    n = len(ARCHITECTURES)
+    assert len(plan) == 2 * 2 * n and [p.index for p in plan] == list(range(1, 4 * n + 1))
+    assert [(p.fold, p.seed, p.model.architecture) for p in plan[:n + 1]] == [
+        *((1, 42, a) for a in ARCHITECTURES), (1, 43, "cnn_lstm")]
     assert plan[0].end < plan[-1].end == last
-    assert plan[3].title == "cnn_lstm default seed 43 fold 1/2"
+    assert plan[n].title == "cnn_lstm default seed 43 fold 1/2"
     assert make_plan(settings(seeds=1), last)[1].title == "attention_lstm default seed 42"
 
 

@@ -1,5 +1,5 @@
-"""Every architecture and variant builds, sizes grow with the variant, the TCN is causal and covers
-the window, and the ONNX export matches PyTorch with a dynamic batch axis."""
+"""Every architecture and variant builds, sizes grow with the variant, the TCN and TCN+Attention are causal and
+cover the window, and the ONNX export matches PyTorch with a dynamic batch axis."""
 
 import subprocess
 import sys
@@ -15,6 +15,7 @@ from atb.models.cnn_lstm import CNNLSTM, CNNLSTMConfig
 from atb.models.export import check_parity, export_onnx
 from atb.models.factory import build_model, count_parameters, model_config
 from atb.models.registry import VARIANTS, names
+from atb.models.tcn import ResidualBlock
 
 ARCHITECTURES = names()
 
@@ -52,6 +53,24 @@ def test_tcn_is_causal_within_the_window():
     h2 = model.blocks(x2.transpose(1, 2).unsqueeze(2))
     assert torch.allclose(h[..., :40], h2[..., :40])
     assert not torch.allclose(h[..., 40:], h2[..., 40:])
+
+
+def test_tcn_attention_is_causal_within_the_window():
+    torch.manual_seed(0)
+    model = build_model("tcn_attention", model_config("tcn_attention", "lightweight", N_FEATURES, LENGTH)).eval()
+    assert isinstance(model.blocks[0], ResidualBlock)  # the TCN's own blocks, not a copy
+    x = torch.randn(1, LENGTH, N_FEATURES)
+    x2 = x.clone()
+    x2[:, 40:] += 5.0
+    with torch.no_grad():
+        (h, context), (h2, context2) = model.states(x), model.states(x2)
+        # Encoder states and attention contexts at step t must not depend on inputs after t ...
+        assert torch.allclose(h[:, :40], h2[:, :40]) and torch.allclose(context[:, :40], context2[:, :40])
+        assert not torch.allclose(context[:, 40:], context2[:, 40:])
+        # ... and it is the mask that keeps them so: without it the early contexts see the change.
+        model.attention.mask.zero_()
+        assert not torch.allclose(model.states(x)[1][:, :40], model.states(x2)[1][:, :40])
+    assert "attention.mask" not in model.state_dict()  # rebuilt from the config, not saved with the weights
 
 
 def test_unknown_choices_are_usage_errors():

@@ -226,18 +226,12 @@ def _seed_averaged_dm(ok: list[RunRecord], entries: dict[int, Entry], labels: li
                       baseline: str | None) -> tuple[dict, int]:
     """label -> {"vs_baseline", "vs_naive"}: (DMResult, pooled improvement in %) on the pooled windows, each
     window's squared error averaged over the seeds; and the number of windows."""
-    frames = {}
-    for label in labels:
-        parts = [entries[r.index].predictions.assign(seed=r.seed, fold=r.fold) for r in ok if r.label == label]
-        frames[label] = pd.concat(parts, ignore_index=True).set_index(["seed", "fold", "target_time"])
+    frames = {label: prediction_frame([r for r in ok if r.label == label], entries) for label in labels}
     common = frames[labels[0]].index
     for label in labels[1:]:
         common = common.intersection(frames[label].index)
     common = common.sort_values()
-    loss = {}
-    for label, frame in frames.items():
-        f = frame.loc[common]
-        loss[label] = ((f["predicted_close"] - f["actual_close"]) ** 2).groupby(level=["fold", "target_time"]).mean()
+    loss = {label: window_losses(frame.loc[common]) for label, frame in frames.items()}
     first = frames[labels[0]].loc[common]
     naive = ((first["last_close"] - first["actual_close"]) ** 2).groupby(level=["fold", "target_time"]).mean()
     out = {}
@@ -247,6 +241,17 @@ def _seed_averaged_dm(ok: list[RunRecord], entries: dict[int, Entry], labels: li
             res["vs_baseline"] = _tested(loss[label], loss[baseline])
         out[label] = res
     return out, len(naive)
+
+
+def prediction_frame(records: list[RunRecord], entries: dict[int, Entry]) -> pd.DataFrame:
+    """The runs' test predictions (one model, several seeds and folds), indexed by (seed, fold, target_time)."""
+    parts = [entries[r.index].predictions.assign(seed=r.seed, fold=r.fold) for r in records]
+    return pd.concat(parts, ignore_index=True).set_index(["seed", "fold", "target_time"])
+
+
+def window_losses(frame: pd.DataFrame) -> pd.Series:
+    """Each window's squared error averaged over the seeds (the seeds share their windows), by (fold, target_time)."""
+    return ((frame["predicted_close"] - frame["actual_close"]) ** 2).groupby(level=["fold", "target_time"]).mean()
 
 
 def _tested(loss: pd.Series, reference: pd.Series) -> tuple:

@@ -44,11 +44,13 @@ class RunSpec:
     folds: int
     end: pd.Timestamp | None  # the last candle (target time) the run may use
     test_start: pd.Timestamp | None = None  # its test split: target times in [test_start, end]
+    features: str | None = None  # an ablation's feature set for this run; None: the benchmark's --features
 
     @property
     def title(self) -> str:
         fold = f" fold {self.fold}/{self.folds}" if self.folds > 1 else ""
-        return f"{self.model.architecture} {self.model.variant} seed {self.seed}{fold}"
+        features = f" · features {self.features}" if self.features else ""
+        return f"{self.model.architecture} {self.model.variant} seed {self.seed}{fold}{features}"
 
 
 def target_bars(settings: BenchSettings) -> int:
@@ -83,16 +85,18 @@ def make_folds(settings: BenchSettings, last_candle: pd.Timestamp) -> list[Fold]
 
 
 def make_plan(settings: BenchSettings, last_candle: pd.Timestamp | None) -> list[RunSpec]:
-    """Folds outermost, then seeds, then models: an interrupted benchmark leaves comparable groups.
-    Without the last candle (only to count the runs) the runs have no end and no test interval."""
+    """Folds outermost, then seeds, then (an ablation's) feature sets, then models: an interrupted benchmark
+    leaves comparable groups. Without the last candle (only to count the runs) the runs have no end and no test
+    interval."""
     folds = make_folds(settings, last_candle) if last_candle is not None else None
     runs = []
     for k in range(1, settings.walk_forward + 1):
         fold = folds[k - 1] if folds else None
         for seed in settings.seed_list:
-            for model in settings.models:
-                runs.append(RunSpec(len(runs) + 1, model, seed, k, settings.walk_forward,
-                                    fold.end if fold else None, fold.test_start if fold else None))
+            for features in settings.feature_sets or (None,):
+                for model in settings.models:
+                    runs.append(RunSpec(len(runs) + 1, model, seed, k, settings.walk_forward,
+                                        fold.end if fold else None, fold.test_start if fold else None, features))
     return runs
 
 
@@ -103,9 +107,9 @@ def train_request(settings: BenchSettings, spec: RunSpec) -> TrainRequest:
         epochs=settings.epochs, seed=spec.seed, device=settings.device, threads=settings.threads,
         data_source=settings.data_source,
         data_file=settings.data_file, models_dir=settings.models_dir, synthetic_ar_coef=settings.synthetic_ar_coef,
-        log_to_db=settings.log_to_db,
-        extra={"benchmark": "phase1", "run": spec.index, "seed": spec.seed, "fold": spec.fold,
-               "walk_forward": settings.walk_forward},
+        log_to_db=settings.log_to_db, features=spec.features or settings.features,
+        extra={"benchmark": "ablation" if settings.feature_sets else "phase1", "run": spec.index, "seed": spec.seed,
+               "fold": spec.fold, "walk_forward": settings.walk_forward},
     )
 
 

@@ -188,7 +188,8 @@ def _settings_block(results: dict) -> list[str]:
         f"- Data: {d['source']}; last candle {d['last_candle'] or 'n/a'}"
         + (f" (--end-date {s['end_date']})" if s.get("end_date") else "") + f"; {s['days']:g} days of targets "
         f"(train/validation/test 70/15/15){folds}",
-        f"- Models: {models}; {s['epochs']} epochs; seeds {', '.join(map(str, s['seeds']))}; "
+        f"- Models: {models}; features {s.get('features') or 'all'}; {s['epochs']} epochs; seeds "
+        f"{', '.join(map(str, s['seeds']))}; "
         f"device {d.get('device') or s['device']}",
         "",
     ]

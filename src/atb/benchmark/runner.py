@@ -35,6 +35,7 @@ class RunRecord:
     test_end: str | None = None
     metrics: dict = field(default_factory=dict)
     traceback: str | None = None  # only for unexpected exceptions (bugs), not for AtbError
+    features: str | None = None  # an ablation's feature set (RunSpec.features)
 
     @property
     def label(self) -> str:
@@ -75,7 +76,7 @@ def run_plan(settings: BenchSettings, plan: list[RunSpec], observer: Observer | 
     for spec in plan:
         reporter = observer.run_started(spec, len(plan))
         record = RunRecord(spec.index, spec.model.architecture, spec.model.variant, spec.seed, spec.fold,
-                           status="failed")
+                           status="failed", features=spec.features)
         t0 = time.perf_counter()
         try:
             outcome = train_model(train_request(settings, spec), reporter)

@@ -13,6 +13,7 @@ import pandas as pd
 from atb.data.loader import check_source
 from atb.data.timeparse import parse_time
 from atb.errors import UsageError
+from atb.features.sets import ABLATION_SETS, ALL, feature_names, groups_of, parse_feature_set
 from atb.models import registry as architectures
 from atb.training.request import TrainRequest
 
@@ -62,6 +63,8 @@ class BenchSettings:
     threads: int | None = TrainRequest.threads  # torch CPU threads per run (None: atb's default rule)
     log_to_db: bool = True
     synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef
+    features: str = ALL  # the feature set every run gets (atb.features.sets)
+    feature_sets: tuple[str, ...] = ()  # --ablation: the sets compared, poorest first; empty: no ablation
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +85,7 @@ class BenchSettings:
             "models_dir": None if self.models_dir is None else str(self.models_dir),
             "output_dir": str(self.output_dir), "device": self.device, "log_to_db": self.log_to_db,
             "synthetic_ar_coef": self.synthetic_ar_coef if self.data_source == "synthetic" else None,
+            "features": self.features, **({"feature_sets": list(self.feature_sets)} if self.feature_sets else {}),
         }
 
 
@@ -121,6 +125,7 @@ def make_settings(
     data_source: str | None = None, data_file: str | Path | None = None, models_dir: Path | None = None,
     output_dir: Path = Path("artifacts"), device: str = TrainRequest.device, timeframe: str = TrainRequest.timeframe,
     log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef, threads: int | None = None,
+    features: str = ALL, ablation: bool = False, feature_sets: str | None = None,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -149,8 +154,26 @@ def make_settings(
         end=end, end_date=end_date.strip() if end_date is not None else None,
         data_source=source, data_file=str(data_file) if data_file else None, models_dir=models_dir,
         output_dir=Path(output_dir), device=device, threads=threads, log_to_db=log_to_db,
-        synthetic_ar_coef=synthetic_ar_coef,
+        synthetic_ar_coef=synthetic_ar_coef, features=parse_feature_set(features),
+        feature_sets=_feature_sets(ablation, feature_sets, features),
     )
+
+
+def _feature_sets(ablation: bool, text: str | None, features: str) -> tuple[str, ...]:
+    """The ablation's sets, poorest first; at least one must contain another (a richer set to test)."""
+    if not ablation:
+        if text is not None:
+            raise UsageError("--feature-sets is for --ablation")
+        return ()
+    if parse_feature_set(features) != ALL:
+        raise UsageError("--features is for a plain benchmark; with --ablation give --feature-sets")
+    sets = [parse_feature_set(t) for t in text.split(",") if t.strip()] if text is not None else list(ABLATION_SETS)
+    if len(set(sets)) != len(sets):
+        raise UsageError(f"--feature-sets names a set twice: {','.join(sets)}")
+    if not any(set(groups_of(a)) < set(groups_of(b)) for a in sets for b in sets):
+        raise UsageError(f"--feature-sets {','.join(sets) or '(empty)'}: the ablation needs a set and a richer one "
+                         f"that contains it, e.g. {','.join(ABLATION_SETS)}")
+    return tuple(sorted(sets, key=lambda s: len(feature_names(s))))
 
 
 def _data_source(source: str | None, data_file: str | Path | None) -> str:

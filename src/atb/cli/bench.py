@@ -10,6 +10,7 @@ from atb.cli import options as opt
 from atb.cli.app import run_app
 from atb.cli.console import err, out
 from atb.cli.tables import Col, print_table
+from atb.features.sets import ABLATION_SETS
 from atb.jsonio import dumps
 from atb.training.request import TrainRequest
 
@@ -37,12 +38,20 @@ def phase1(
     device: opt.Device = TrainRequest.device,
     timeframe: opt.Timeframe = TrainRequest.timeframe,
     threads: opt.Threads = None,
+    features: opt.Features = TrainRequest.features,
+    ablation: bool = typer.Option(False, "--ablation",
+                                  help="Feature ablation: train every model on each of --feature-sets (same seeds "
+                                       "and folds) and test whether the richer sets forecast better; writes "
+                                       "ablation_results.json and ablation_report.md."),
+    feature_sets: str | None = typer.Option(None, "--feature-sets",
+                                            help="With --ablation: comma list of feature sets (default "
+                                                 f"{','.join(ABLATION_SETS)})."),
     no_db: opt.NoDb = False,
     as_json: opt.Json = False,
 ) -> None:
     """Train every architecture (x seeds x folds), compare them with the naive forecast and the baseline
     architecture, apply the guide's decision matrix, and write phase1_results.json, phase1_report.md and
-    phase1_comparison.png."""
+    phase1_comparison.png. With --ablation: answer "are the technical indicators helping?" instead."""
     # Deferred: the benchmark pulls in pandas and torch, and rich.progress; not for `atb --help`.
     from atb.benchmark.phase1 import RunsFailed, run_phase1
     from atb.benchmark.plan import make_plan
@@ -53,18 +62,28 @@ def phase1(
         quick=quick, full=full, symbol=symbol, days=days, epochs=epochs, models=models, seeds=seeds,
         walk_forward=walk_forward, end_date=end_date, data_source=data_source, data_file=data_file,
         models_dir=models_dir, output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
-        threads=threads,
+        threads=threads, features=features, ablation=ablation, feature_sets=feature_sets,
     )
     runs = len(make_plan(settings, None))
     kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
-    err.print(f"[bold]Phase 1 {kind}[/bold]: {settings.symbol} {settings.timeframe}, {settings.days:g} days, "
+    what = "Feature ablation" if ablation else "Phase 1"
+    err.print(f"[bold]{what} {kind}[/bold]: {settings.symbol} {settings.timeframe}, {settings.days:g} days, "
               f"{settings.epochs} epochs, {runs} runs ({', '.join(map(str, settings.models))} x seeds "
               f"{', '.join(map(str, settings.seed_list))}"
+              + (f" x feature sets {', '.join(settings.feature_sets)}" if ablation else "")
               + (f" x {settings.walk_forward} folds" if settings.walk_forward > 1 else "")
-              + f"); data: {settings.data_source}", highlight=False, soft_wrap=True)
-    result = run_phase1(settings, RichObserver())
+              + f"); features: {settings.features if not ablation else 'per set'}; data: {settings.data_source}",
+              highlight=False, soft_wrap=True)
+    if ablation:
+        from atb.benchmark.ablation import run_ablation  # pandas and torch: deferred like the rest
+
+        result = run_ablation(settings, RichObserver())
+    else:
+        result = run_phase1(settings, RichObserver())
     if as_json:
-        print(dumps(result.results))  # what phase1_results.json holds; plain print: `| jq` must work
+        print(dumps(result.results))  # what the results file holds; plain print: `| jq` must work
+    elif ablation:
+        _print_ablation(result)
     else:
         _print_result(result)
     if result.failed:
@@ -73,6 +92,22 @@ def phase1(
 
 
 app.command("phase1")(phase1)
+
+
+def _print_ablation(result) -> None:
+    from atb.benchmark.ablation import QUESTION, TEST_COLUMNS, answer_lines, test_cells  # pandas: deferred
+
+    if result.tests:
+        text = ("model", "richer vs poorer", "verdict")
+        print_table(out, [Col(c, "left", wrap=True) if c in text else Col(c) for c in TEST_COLUMNS],
+                    [test_cells(t) for t in result.tests], key=2,
+                    title="Feature sets per architecture: richer vs poorer (pooled over seeds and windows)")
+    out.print(QUESTION, highlight=False, markup=False)
+    for line in (answer_lines(result.headlines, result.results["too_small"])
+                 or ["nothing to test: no architecture has two nested feature sets"]):
+        out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+    for name, path in result.files.items():
+        out.print(f"[dim]{name}:[/dim] {path}", highlight=False, soft_wrap=True)
 
 
 def _print_result(result) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from typer.models import OptionInfo
 
+from atb.features.sets import ALL, FEATURE_GROUPS
 from atb.models import registry as architectures
 
 
@@ -59,6 +60,9 @@ EndDate = Annotated[str | None, typer.Option(
     "--end-date", help="Last day, included whole (YYYY-MM-DD: every candle that opens that day), or an ISO time "
                        "(UTC): the newest target time is the last candle at or before it; default: now (exchange) "
                        "or the file's last candle.")]
+Features = Annotated[str, typer.Option(
+    "--features", help=f"Feature set: {ALL}, or groups joined with '+' ({', '.join(FEATURE_GROUPS)}), e.g. "
+                       "returns+volume.")]
 Epochs = Annotated[int | None, typer.Option("--epochs", help="Maximum epochs per run (early stopping may end "
                                                              "sooner).")]
 

@@ -39,6 +39,7 @@ def model(
     exchange: opt.Exchange = TrainRequest.exchange,
     models_dir: opt.ModelsDir = None,
     loss: str = typer.Option(TrainRequest.loss, "--loss", help=f"{' or '.join(LOSSES)}."),
+    features: opt.Features = TrainRequest.features,
     no_db: opt.NoDb = False,
     as_json: opt.Json = False,
 ) -> None:
@@ -56,6 +57,7 @@ def model(
         timeframe=timeframe, epochs=epochs, batch_size=batch_size, sequence_length=sequence_length,
         learning_rate=learning_rate, patience=patience, seed=seed, device=device, threads=threads, data_source=source,
         data_file=str(data_file) if data_file else None, exchange=exchange, models_dir=models_dir, loss=loss,
+        features=features,
         log_to_db=not no_db,  # ATB_DB=off is read by the run log itself (atb.tracking.settings)
     )
     with RichReporter() as reporter:

@@ -7,6 +7,7 @@ run of consecutive candles, so no window or label ever spans a gap.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,12 +65,16 @@ def build_dataset(
     horizon: int = 1,
     fractions: tuple[float, float, float] = (0.70, 0.15, 0.15),
     test_start: pd.Timestamp | None = None,
+    features: Sequence[str] = tuple(FEATURES),
 ) -> Dataset:
     """``test_start``: the test split is every window whose target time is at or after it (a walk-forward
-    fold's explicit test interval); without it, the last ``fractions[2]`` of the windows by count."""
-    raw = compute_features(candles, timeframe)[FEATURES].to_numpy(np.float64)
+    fold's explicit test interval); without it, the last ``fractions[2]`` of the windows by count.
+    ``features``: the model's input columns (a feature set's, atb.features.sets)."""
+    frame = compute_features(candles, timeframe)
     close = candles["close"].to_numpy(np.float64)
-    anchors = valid_anchors(candles, raw, timeframe, sequence_length, horizon)
+    # Windows are checked on every feature, used or not: models of different feature sets share their windows.
+    anchors = valid_anchors(candles, frame[FEATURES].to_numpy(np.float64), timeframe, sequence_length, horizon)
+    raw = frame[list(features)].to_numpy(np.float64)
     target_ns = candles["open_time"].astype("int64").to_numpy()[anchors + horizon]
     keep = target_ns >= pd.Timestamp(first_target_time).value
     anchors, target_ns = anchors[keep], target_ns[keep]
@@ -81,7 +86,7 @@ def build_dataset(
     # Fit on every candle a training window can see (rows up to the last training anchor), nothing later.
     last_train = splits["train"][-1]
     fit_rows = np.arange(last_train + 1)
-    scaler = Scaler.fit(raw[fit_rows], targets[splits["train"]], FEATURES)
+    scaler = Scaler.fit(raw[fit_rows], targets[splits["train"]], list(features))
     return Dataset(
         features=scaler.transform(raw),
         targets=(targets / scaler.target_std).astype(np.float32),
@@ -91,7 +96,7 @@ def build_dataset(
         scaler=scaler,
         sequence_length=sequence_length,
         horizon=horizon,
-        feature_names=list(FEATURES),
+        feature_names=list(features),
     )
 
 

@@ -12,27 +12,9 @@ import pandas as pd
 import talib
 
 from atb.data.candles import segment_ids
+from atb.features.sets import FEATURES  # the names and their groups are declared there
 
 WARMUP_BARS = 60  # longest look-back below (SMA 50) plus slack for EMA/RSI seeding
-FEATURES = [
-    "log_return_1",
-    "log_return_4",
-    "log_return_24",
-    "hl_range",
-    "body",
-    "upper_wick",
-    "lower_wick",
-    "log_volume_z",
-    "sma_ratio_10",
-    "sma_ratio_50",
-    "ema_ratio_12",
-    "ema_ratio_26",
-    "rsi_14",
-    "macd_hist",
-    "bb_width_20",
-    "atr_14",
-    "volatility_24",
-]
 TARGET = "log_return_1"  # the model forecasts the next candle's log return of close
 
 

@@ -14,6 +14,7 @@ from atb.data.timeframes import timeframe_delta
 from atb.errors import DataError, ModelError
 from atb.features.indicators import compute_features
 from atb.features.scaler import Scaler
+from atb.features.sets import unknown_features
 from atb.registry.metadata import VersionMetadata
 from atb.registry.store import read_metadata, registry_symbol
 
@@ -58,9 +59,12 @@ def forecast_next(version_dir: Path, candles: pd.DataFrame, now: pd.Timestamp | 
     except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"{version_dir}: cannot read the scaler ({exc})") from None
 
-    feats = compute_features(candles, timeframe)
-    if list(scaler.feature_names) != list(feats.columns):
-        raise ModelError(f"{version_dir}: the model's features differ from this atb version's; retrain it")
+    # The version's own columns (its feature set), in its order: scaler.json names them.
+    unknown = unknown_features(list(scaler.feature_names))
+    if unknown:
+        raise ModelError(f"{version_dir}: the model's features {', '.join(unknown)} are not computed by this atb "
+                         "version; retrain it")
+    feats = compute_features(candles, timeframe)[list(scaler.feature_names)]
     window = feats.to_numpy(np.float64)[-length:]
     times = candles["open_time"].iloc[-length:]
     if len(window) < length or not np.isfinite(window).all():

@@ -56,6 +56,7 @@ register(Architecture("cnn_lstm", "atb.models.cnn_lstm", "CNN-LSTM", "tab:gray",
 register(Architecture("attention_lstm", "atb.models.attention_lstm", "Attention-LSTM", "tab:green",
                       challenger=True))
 register(Architecture("tcn", "atb.models.tcn", "TCN", "tab:blue", speed_candidate=True))
+register(Architecture("tcn_attention", "atb.models.tcn_attention", "TCN-Attention", "tab:orange"))
 
 
 def names() -> tuple[str, ...]:

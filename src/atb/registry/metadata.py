@@ -163,6 +163,7 @@ class TrainingParams(Section):
     device: str | None = None
     threads: int | None = None
     features: list[str] | None = None
+    feature_set: str | None = None  # its name (atb.features.sets); None: a version from before sets, i.e. "all"
     target: str | None = None
     test_interval: Interval | None = section(Interval, is_optional=True)  # a walk-forward fold's given interval
 

@@ -23,6 +23,7 @@ from atb.data.sources import SYNTHETIC
 from atb.data.timeframes import bars_per_day, timeframe_delta
 from atb.errors import AtbError, ModelError, UsageError
 from atb.features.dataset import build_dataset, history_bars_needed
+from atb.features.sets import feature_names
 from atb.registry.metadata import (
     SCHEMA_VERSION,
     Artifacts,
@@ -222,7 +223,8 @@ def prepare_data(req: TrainRequest, reporter: Reporter | None = None) -> tuple[p
 
     reporter.stage("Building features and windows")
     dataset = build_dataset(candles, req.timeframe, sequence_length=req.sequence_length,
-                            first_target_time=first_target, horizon=req.horizon, test_start=req.test_start)
+                            first_target_time=first_target, horizon=req.horizon, test_start=req.test_start,
+                            features=feature_names(req.features))
     return candles, dataset
 
 
@@ -332,7 +334,7 @@ def _params(req: TrainRequest, batch_size: int) -> dict:
         "timeframe": req.timeframe, "days": req.days, "epochs": req.epochs, "batch_size": batch_size,
         "sequence_length": req.sequence_length, "learning_rate": req.learning_rate, "patience": req.patience,
         "seed": req.seed, "horizon": req.horizon, "loss": req.loss, "exchange": req.exchange,
-        "data_source": req.data_source,
+        "data_source": req.data_source, "feature_set": req.features,
     }
 
 

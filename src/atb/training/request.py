@@ -42,6 +42,7 @@ class TrainRequest:
     models_dir: Path | None = None
     horizon: int = 1
     loss: str = "mse"
+    features: str = "all"  # a feature set (atb.features.sets): "all", or groups joined with "+", e.g. returns+volume
     synthetic_ar_coef: float = 0.1
     synthetic_seed: int = 7  # the market's seed; --seed changes the model's initialisation only
     threads: int | None = None  # CPU threads for torch; None: ATB_THREADS or every core
@@ -52,6 +53,9 @@ class TrainRequest:
         # Deferred: both import pandas, which `atb --help` must not pay for.
         from atb.data.loader import check_source
         from atb.data.timeframes import timeframe_seconds
+        from atb.features.sets import parse_feature_set
+
+        self.features = parse_feature_set(self.features)  # canonical from here on: it names the set in metadata
 
         architectures.check(self.architecture, self.variant)
         timeframe_seconds(self.timeframe)
