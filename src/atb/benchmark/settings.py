@@ -63,6 +63,7 @@ class BenchSettings:
     log_to_db: bool = True
     synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef
     notes: list[str] = field(default_factory=list)
+    ensemble: bool = False  # also one stacking ensemble per seed and fold (benchmark.ensembles)
 
     @property
     def smoke_test(self) -> bool:
@@ -82,6 +83,7 @@ class BenchSettings:
             "models_dir": None if self.models_dir is None else str(self.models_dir),
             "output_dir": str(self.output_dir), "device": self.device, "log_to_db": self.log_to_db,
             "synthetic_ar_coef": self.synthetic_ar_coef if self.data_source == "synthetic" else None,
+            "ensemble": self.ensemble,
         }
 
 
@@ -121,6 +123,7 @@ def make_settings(
     data_source: str | None = None, data_file: str | Path | None = None, models_dir: Path | None = None,
     output_dir: Path = Path("artifacts"), device: str = TrainRequest.device, timeframe: str = TrainRequest.timeframe,
     log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef, threads: int | None = None,
+    ensemble: bool = False,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -149,7 +152,7 @@ def make_settings(
         end=end, end_date=end_date.strip() if end_date is not None else None,
         data_source=source, data_file=str(data_file) if data_file else None, models_dir=models_dir,
         output_dir=Path(output_dir), device=device, threads=threads, log_to_db=log_to_db,
-        synthetic_ar_coef=synthetic_ar_coef,
+        synthetic_ar_coef=synthetic_ar_coef, ensemble=ensemble,
     )
 
 

@@ -37,6 +37,9 @@ def phase1(
     device: opt.Device = TrainRequest.device,
     timeframe: opt.Timeframe = TrainRequest.timeframe,
     threads: opt.Threads = None,
+    ensemble: bool = typer.Option(False, "--ensemble", help="Also stack each seed and fold's models into an "
+                                                          "ensemble (nnls, fitted on validation) and test it "
+                                                          "against the best single model."),
     no_db: opt.NoDb = False,
     as_json: opt.Json = False,
 ) -> None:
@@ -53,7 +56,7 @@ def phase1(
         quick=quick, full=full, symbol=symbol, days=days, epochs=epochs, models=models, seeds=seeds,
         walk_forward=walk_forward, end_date=end_date, data_source=data_source, data_file=data_file,
         models_dir=models_dir, output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
-        threads=threads,
+        threads=threads, ensemble=ensemble,
     )
     runs = len(make_plan(settings, None))
     kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
@@ -61,6 +64,7 @@ def phase1(
               f"{settings.epochs} epochs, {runs} runs ({', '.join(map(str, settings.models))} x seeds "
               f"{', '.join(map(str, settings.seed_list))}"
               + (f" x {settings.walk_forward} folds" if settings.walk_forward > 1 else "")
+              + (" + an ensemble per seed and fold" if settings.ensemble else "")
               + f"); data: {settings.data_source}", highlight=False, soft_wrap=True)
     result = run_phase1(settings, RichObserver())
     if as_json:
