@@ -18,7 +18,6 @@ The protocol (DESIGN.md, "Ensembles"):
 
 from __future__ import annotations
 
-import logging
 import platform
 import resource
 import socket
@@ -54,8 +53,6 @@ from atb.registry.predictions import FILE as PREDICTIONS_FILE
 from atb.registry.predictions import predictions_frame
 from atb.registry.store import ModelStore, registry_symbol, write_json, write_metadata
 from atb.registry.version_id import version_name
-
-log = logging.getLogger(__name__)
 
 # model.onnx alone vs predictions.parquet, in log return (the ensemble's output unit): 1e-6 is 0.01 bp, 2 cents
 # at 20,000 USDT; float32 arithmetic in the graph differs from the float64 combination by ~1e-9.
