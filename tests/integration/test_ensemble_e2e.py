@@ -70,7 +70,9 @@ def test_the_ensemble_is_a_complete_version(registry):
     assert (tp["architecture"], tp["architecture_variant"], tp["sequence_length"]) == ("ensemble", "nnls", 60)
     assert ens["members"] == [p.name for p in members(registry)] and ens["fitted_on"] == "validation"
     assert len(ens["weights"]) == 3 and min(ens["weights"]) >= 0
-    assert [m["sequence_length"] for m in ens["member_details"]] == [60, 40, 60]
+    lengths = [json.loads((m / "metadata.json").read_text())["training_params"]["sequence_length"]
+               for m in members(registry)]
+    assert [m["sequence_length"] for m in ens["member_details"]] == lengths and sorted(lengths) == [40, 60, 60]
     assert meta["onnx"]["max_abs_diff"] <= 1e-4 and meta["onnx"]["input_shape"] == ["batch", 60, len(FEATURES)]
     assert ens["predictions_max_abs_diff"] <= 1e-6  # model.onnx alone vs predictions.parquet, recorded
     scaler = json.loads((path / "scaler.json").read_text())
