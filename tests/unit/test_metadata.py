@@ -69,7 +69,7 @@ def test_an_old_file_lacks_the_newer_keys_and_says_so():
 
 def test_unknown_keys_round_trip_in_every_section():
     doc = document(TODAY)
-    doc["ensemble"] = {"sharpe": 1.1, "trades": [{"t": "2025-01-01T00:00:00Z", "side": "long"}]}
+    doc["serving"] = {"sharpe": 1.1, "trades": [{"t": "2025-01-01T00:00:00Z", "side": "long"}]}
     doc["tuning"] = {"study": "s1", "trials": 40}
     doc["members"] = ["v1", "v2"]
     doc["evaluation_results"]["sortino"] = 0.4
@@ -78,7 +78,7 @@ def test_unknown_keys_round_trip_in_every_section():
     doc["data"]["test"]["note"] = "hand-checked"
     doc["training_history"][0]["grad_norm"] = 3.5
     meta = VersionMetadata.from_json(copy.deepcopy(doc))
-    assert meta.other == {"ensemble": doc["ensemble"], "tuning": doc["tuning"], "members": ["v1", "v2"]}
+    assert meta.other == {"serving": doc["serving"], "tuning": doc["tuning"], "members": ["v1", "v2"]}
     assert meta.evaluation_results.other == {"sortino": 0.4}
     assert meta.metric("sortino") == 0.4
     assert meta.to_json() == doc

@@ -18,6 +18,9 @@ windows: the quantity the DM test is on) and its per-seed values ``rmse_improvem
   architecture's time and faster by more than the two std's across seeds -- and its RMSE is within 5% of
   the best model's. ONNX p50 latency is shown beside it.
 - Separately: does any model beat naive persistence (lower RMSE, one-sided DM p < 0.05, every seed)?
+- With `--ensemble`: the stacking ensemble against the best single model, decided on validation
+  (benchmark.ensembles.versus_best_single): "better" on the same terms (one-sided DM p < 0.05, every seed). The
+  guide's matrix (Scenarios 1-5) is about the architectures and leaves the ensemble row out.
 - And the economic verdict, from the trading section (benchmark.trading: ``backtest_psr_vs_buy_and_hold``,
   ``backtest_sharpe_seeds``, ``backtest_buy_and_hold_sharpe``): a model "beats buy-and-hold after costs" only when
   the PSR of its seed-averaged net returns against buy-and-hold's Sharpe on the same bars exceeds
@@ -29,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from atb.ensemble import is_ensemble
 from atb.evaluation.metric_table import fmt_p
 from atb.models import registry as architectures
 
@@ -89,6 +93,8 @@ class Decision:
     too_small: str = ""  # why this run cannot decide anything ("" when it can)
     economic: list[dict] = field(default_factory=list)  # per model: label, beats, psr, seeds_above, seeds
     economic_statement: str = ""
+    ensemble: dict | None = None  # benchmark.ensembles.versus_best_single, and "better": the claim's verdict
+    ensemble_statement: str = ""
 
     @property
     def decided(self) -> bool:
@@ -139,6 +145,8 @@ class Decision:
         out.append(self.naive_statement)
         if self.economic_statement:
             out.append(self.economic_statement)
+        if self.ensemble_statement:
+            out.append(self.ensemble_statement)
         out += [f"Caveat: {c}" for c in self.caveats]
         return out
 
@@ -146,18 +154,23 @@ class Decision:
         return {**asdict(self), "headline": self.headline, "decided": self.decided, "text": "\n".join(self.lines())}
 
 
-def decide(rows: list[dict], smoke_test: bool = False, windows: int | None = None) -> Decision:
-    """``windows``: the pooled test windows every model was scored on (None: not known, not checked)."""
+def decide(rows: list[dict], smoke_test: bool = False, windows: int | None = None,
+           ensemble: dict | None = None) -> Decision:
+    """``windows``: the pooled test windows every model was scored on (None: not known, not checked);
+    ``ensemble``: the ensemble vs the best single model (benchmark.ensembles.versus_best_single), if one was built."""
     models = [r for r in rows if not r.get("is_naive")]
     naive = next((r for r in rows if r.get("is_naive")), None)
-    decision = _challenger_vs_baseline(models)
+    singles = [r for r in models if not is_ensemble(r.get("architecture"))]  # the guide's matrix: architectures
+    decision = _challenger_vs_baseline(singles)
     decision.beats_naive = [r["label"] for r in models if _beats_naive(r, naive)]
     decision.naive_statement = (
         f"Beats naive persistence (lower RMSE, one-sided DM p < {SIGNIFICANCE}, lower in every seed): "
         f"{', '.join(decision.beats_naive)}." if decision.beats_naive else
         f"No model beats naive persistence (next close = last close) with one-sided DM p < {SIGNIFICANCE}."
     )
-    decision.scenario_5, decision.scenario_5_reason = _speed_candidate_is_fast_and_similar(models)
+    decision.scenario_5, decision.scenario_5_reason = _speed_candidate_is_fast_and_similar(singles)
+    if ensemble is not None:
+        decision.ensemble, decision.ensemble_statement = _ensemble_verdict(ensemble)
     decision.economic = [_economic(r) for r in models]
     decision.economic_statement = _economic_statement(decision.economic)
     decision.smoke_test = smoke_test
@@ -280,6 +293,21 @@ def _beats_naive(row: dict, naive: dict | None) -> bool:
     skill = _num(row.get("rmse_skill_vs_naive"))
     pooled = skill if skill is not None else (1.0 if naive_rmse is not None else 0.0)
     return _claim(pooled, row.get("rmse_skill_vs_naive_seeds"), _num(row.get("dm_p_one_sided_vs_naive"))).holds
+
+
+def _ensemble_verdict(versus: dict) -> tuple[dict, str]:
+    """The ensemble vs the best single model: better only with the one-sided DM test and the sign in every seed."""
+    imp = _num(versus.get("rmse_improvement_pct"))
+    dm = versus.get("dm") or {}
+    claim = _claim(imp if imp is not None else 0.0, versus.get("rmse_improvement_pct_seeds"),
+                   _num(dm.get("p_value_one_sided")))
+    change = "n/a" if imp is None else f"{imp:+.1f}%"
+    text = (f"{versus['ensemble']} vs the best single model, {versus['best_single']} (best: {versus['best_rule']}): "
+            f"RMSE change {change} (pooled over seeds and windows), one-sided DM p={fmt_p(claim.p)} (H1: the "
+            f"ensemble's loss is lower){claim.seed_text}: "
+            + ("better, significantly and in every seed." if claim.holds else
+               f"not better ({claim.why or 'no lower RMSE'})."))
+    return {**versus, "better": claim.holds}, text
 
 
 def _economic(row: dict) -> dict:

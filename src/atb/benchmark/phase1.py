@@ -16,6 +16,7 @@ from pathlib import Path
 from atb import __version__
 from atb.benchmark.aggregate import OverlappingFolds, Summary, load_entries, summarize
 from atb.benchmark.decision import Decision, decide
+from atb.benchmark.ensembles import planned_ensembles, run_ensembles, versus_best_single
 from atb.benchmark.plan import Fold, make_folds, make_plan, resolve_last_candle
 from atb.benchmark.plots import plot_comparison
 from atb.benchmark.report import render, title
@@ -58,10 +59,16 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
     last_candle = resolve_last_candle(settings)
     plan = make_plan(settings, last_candle)
     interrupted = False
+    planned = len(plan) + planned_ensembles(settings)
     try:
         records = run_plan(settings, plan, observer)
     except Interrupted as exc:
         records, interrupted = exc.records, True
+    if settings.ensemble and not interrupted:
+        try:
+            records += run_ensembles(settings, records, observer, planned)
+        except Interrupted as exc:  # what finished is written down, then the benchmark stops
+            records, interrupted = records + exc.records, True
     entries = load_entries(records)
     try:
         summary, refused = summarize(records, entries), None
@@ -75,21 +82,24 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
             fold_summary = summarize([r for r in records if r.fold == fold], entries)
             if fold_summary is not None:
                 per_fold.append((fold, fold_summary))
-    decision = decide([r.flat() for r in summary.rows], settings.smoke_test, summary.windows) if summary else None
-    status = "failed" if refused else _status(records, len(plan), interrupted)
+    versus = versus_best_single(records, entries) if settings.ensemble and summary else None
+    decision = decide([r.flat() for r in summary.rows], settings.smoke_test, summary.windows,
+                      ensemble=versus) if summary else None
+    status = "failed" if refused else _status(records, planned, interrupted)
     data = _data_info(settings, entries, records, last_candle)
     results = {
         "benchmark": "phase1", "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "atb_version": __version__, "status": status, "settings": settings.to_dict(), "data": data,
-        "counts": {"runs": len(plan), "completed": sum(r.ok for r in records),
+        "counts": {"runs": planned, "completed": sum(r.ok for r in records),
                    "failed": sum(r.status == "failed" for r in records),
-                   "not_run": len(plan) - len(records)},
+                   "not_run": planned - len(records)},
         "folds": fold_splits(make_folds(settings, last_candle), records, entries),
         "runs": [r.to_dict() for r in records],
         "error": str(refused) if refused else None,
         "summary": summary.to_dict() if summary else None,
         "per_fold": [{"fold": f, **s.to_dict()} for f, s in per_fold],
         "decision": decision.to_dict() if decision else None,
+        "ensemble_vs_best_single": versus,
         "notes": settings.notes,
     }
     result = Phase1Result(status, records, summary, decision, results)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from atb.benchmark.aggregate import Summary
-from atb.models import registry as architectures
+from atb.ensemble import describe
 
 NAIVE_COLOR = "tab:orange"
 
@@ -68,7 +68,7 @@ def plot_comparison(summary: Summary, path: Path, title: str, run_label: str = "
 
 def _bars(ax, rows, values, errors) -> None:
     heights = [0.0 if v is None else v for v in values]
-    colors = [NAIVE_COLOR if r.is_naive else architectures.get(r.architecture).color for r in rows]
+    colors = [NAIVE_COLOR if r.is_naive else describe(r.architecture).color for r in rows]
     ax.bar(range(len(rows)), heights, color=colors, edgecolor="black", linewidth=0.5)
     asymmetric = bool(errors) and isinstance(errors[0], list)  # [[below...], [above...]]
     for i, h in enumerate(heights):

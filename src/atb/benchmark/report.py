@@ -6,6 +6,7 @@ from __future__ import annotations
 from atb.benchmark.aggregate import Summary
 from atb.benchmark.decision import ECONOMIC_PSR, Decision
 from atb.benchmark.runner import RunRecord
+from atb.ensemble import DEFAULT_METHOD
 from atb.evaluation.comparison import Comparison, guide_verdict
 from atb.evaluation.metric_table import COLUMNS, DASH, METRIC, TABLE_NOTES, TRADING_METRIC, cells
 
@@ -107,9 +108,14 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
         ("#", "model", "seed", "fold", "status", *(m.header for m in shown), "epochs", "version / error"),
         [[str(r.index), r.label, str(r.seed), str(r.fold), r.status,
           *(m.format(r.metrics.get(m.key)) for m in shown),
-          str(r.metrics.get("epochs_run", "—")), r.version_id or (r.error or "")] for r in records],
+          _epochs(r), r.version_id or (r.error or "")] for r in records],
         left=("model", "status", "version / error")), ""]
     return "\n".join(out)
+
+
+def _epochs(record: RunRecord) -> str:
+    epochs = record.metrics.get("epochs_run")
+    return DASH if epochs is None else str(epochs)  # an ensemble runs no epochs
 
 
 def trading_lines(summary: Summary) -> list[str]:
@@ -191,6 +197,9 @@ def _settings_block(results: dict) -> list[str]:
         f"- Models: {models}; features {s.get('features') or 'all'}; {s['epochs']} epochs; seeds "
         f"{', '.join(map(str, s['seeds']))}; "
         f"device {d.get('device') or s['device']}",
+        *([f"- Ensemble: one per seed and fold of its models ({DEFAULT_METHOD}: weights fitted on their validation "
+           "predictions), scored on the same test windows; the decision tests it against the best single model "
+           "(chosen on validation)"] if s.get("ensemble") else []),
         "",
     ]
 

@@ -91,7 +91,7 @@ def run_plan(settings: BenchSettings, plan: list[RunSpec], observer: Observer | 
             record.error = f"{type(exc).__name__}: {exc}"
             record.traceback = traceback.format_exc()
         else:
-            _fill(record, outcome.version_dir, outcome.metadata)
+            fill_record(record, outcome.version_dir, outcome.metadata)
         finally:
             record.wall_s = time.perf_counter() - t0
         _close(reporter)
@@ -100,7 +100,8 @@ def run_plan(settings: BenchSettings, plan: list[RunSpec], observer: Observer | 
     return records
 
 
-def _fill(record: RunRecord, version_dir, meta: VersionMetadata) -> None:
+def fill_record(record: RunRecord, version_dir, meta: VersionMetadata) -> None:
+    """A completed run's record, from its version's metadata (also an ensemble's: benchmark.ensembles)."""
     ev, perf = meta.evaluation_results, meta.performance
     record.status = "completed"
     record.version_id = meta.version_id

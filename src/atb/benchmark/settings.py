@@ -66,6 +66,7 @@ class BenchSettings:
     features: str = ALL  # the feature set every run gets (atb.features.sets)
     feature_sets: tuple[str, ...] = ()  # --ablation: the sets compared, poorest first; empty: no ablation
     notes: list[str] = field(default_factory=list)
+    ensemble: bool = False  # also one stacking ensemble per seed and fold (benchmark.ensembles)
 
     @property
     def smoke_test(self) -> bool:
@@ -85,7 +86,8 @@ class BenchSettings:
             "models_dir": None if self.models_dir is None else str(self.models_dir),
             "output_dir": str(self.output_dir), "device": self.device, "log_to_db": self.log_to_db,
             "synthetic_ar_coef": self.synthetic_ar_coef if self.data_source == "synthetic" else None,
-            "features": self.features, **({"feature_sets": list(self.feature_sets)} if self.feature_sets else {}),
+            "features": self.features, "ensemble": self.ensemble,
+            **({"feature_sets": list(self.feature_sets)} if self.feature_sets else {}),
         }
 
 
@@ -125,7 +127,7 @@ def make_settings(
     data_source: str | None = None, data_file: str | Path | None = None, models_dir: Path | None = None,
     output_dir: Path = Path("artifacts"), device: str = TrainRequest.device, timeframe: str = TrainRequest.timeframe,
     log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef, threads: int | None = None,
-    features: str = ALL, ablation: bool = False, feature_sets: str | None = None,
+    features: str = ALL, ablation: bool = False, feature_sets: str | None = None, ensemble: bool = False,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -154,7 +156,7 @@ def make_settings(
         end=end, end_date=end_date.strip() if end_date is not None else None,
         data_source=source, data_file=str(data_file) if data_file else None, models_dir=models_dir,
         output_dir=Path(output_dir), device=device, threads=threads, log_to_db=log_to_db,
-        synthetic_ar_coef=synthetic_ar_coef, features=parse_feature_set(features),
+        synthetic_ar_coef=synthetic_ar_coef, features=parse_feature_set(features), ensemble=ensemble,
         feature_sets=_feature_sets(ablation, feature_sets, features),
     )
 

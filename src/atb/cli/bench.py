@@ -46,6 +46,9 @@ def phase1(
     feature_sets: str | None = typer.Option(None, "--feature-sets",
                                             help="With --ablation: comma list of feature sets (default "
                                                  f"{','.join(ABLATION_SETS)})."),
+    ensemble: bool = typer.Option(False, "--ensemble", help="Also stack each seed and fold's models into an "
+                                                          "ensemble (nnls, fitted on validation) and test it "
+                                                          "against the best single model."),
     no_db: opt.NoDb = False,
     as_json: opt.Json = False,
 ) -> None:
@@ -63,6 +66,7 @@ def phase1(
         walk_forward=walk_forward, end_date=end_date, data_source=data_source, data_file=data_file,
         models_dir=models_dir, output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
         threads=threads, features=features, ablation=ablation, feature_sets=feature_sets,
+        ensemble=ensemble,
     )
     runs = len(make_plan(settings, None))
     kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
@@ -72,6 +76,7 @@ def phase1(
               f"{', '.join(map(str, settings.seed_list))}"
               + (f" x feature sets {', '.join(settings.feature_sets)}" if ablation else "")
               + (f" x {settings.walk_forward} folds" if settings.walk_forward > 1 else "")
+              + (" + an ensemble per seed and fold" if settings.ensemble else "")
               + f"); features: {settings.features if not ablation else 'per set'}; data: {settings.data_source}",
               highlight=False, soft_wrap=True)
     if ablation:

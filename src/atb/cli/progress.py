@@ -157,8 +157,9 @@ class RichObserver:
             m = record.metrics
             err.print(
                 f"  [green]✓[/green] RMSE {m['test_rmse']:.4f} (naive {m['naive_test_rmse']:.4f}, skill "
-                f"{100 * m['rmse_skill_vs_naive']:+.2f}%) · fit {m['training_time_s']:.1f}s, {m['epochs_run']} "
-                f"epochs · {record.version_id}{eta}", highlight=False, soft_wrap=True)
+                f"{100 * m['rmse_skill_vs_naive']:+.2f}%) · fit {m['training_time_s']:.1f}s"
+                + (f", {m['epochs_run']} epochs" if m.get("epochs_run") is not None else "")
+                + f" · {record.version_id}{eta}", highlight=False, soft_wrap=True)
         else:
             err.print(f"  [red]✗ {record.status}:[/red] {record.error}{eta}", highlight=False, soft_wrap=True)
 

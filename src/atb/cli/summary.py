@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from atb.cli.tables import Col, print_table
+from atb.ensemble import is_ensemble
 from atb.evaluation.metric_table import (
     COMPARISON_COLUMNS,
     DASH,
@@ -16,7 +17,7 @@ from atb.evaluation.metric_table import (
     columns,
     fmt_p,
 )
-from atb.registry.metadata import VersionMetadata
+from atb.registry.metadata import EnsembleInfo, VersionMetadata
 
 
 def _dm_vs_naive(row) -> str:
@@ -39,7 +40,7 @@ def print_training_summary(console: Console, meta: VersionMetadata) -> None:
     # pandas and scipy (through atb.evaluation.comparison): deferred for start-up time
     from atb.evaluation.comparison import SIGNIFICANCE, version_rows
 
-    tp, ev, perf = meta.training_params, meta.evaluation_results, meta.performance
+    tp, ev = meta.training_params, meta.evaluation_results
     synthetic = " (SYNTHETIC market)" if meta.data.synthetic else ""
     title = (f"{meta.symbol} {tp.timeframe} · {tp.label} · test {meta.data.test.start[:16]} .. "
              f"{meta.data.test.end[:16]} ({ev.test_windows} windows){synthetic}")
@@ -55,9 +56,7 @@ def print_training_summary(console: Console, meta: VersionMetadata) -> None:
         "squared errors)",
         "dir. acc. over moves with a direction" + (f" ({excluded} flat moves left out)" if excluded else "")
         + "; up % fc/act: forecast and market up-rates; PT p: Pesaran-Timmermann, H1: better than those rates give",
-        f"fit {perf.training_time_s:.1f}s, {tp.epochs_run} epochs (best {tp.best_epoch}) · "
-        f"ONNX p50 {perf.inference_ms_p50:.3f} ms · {METRIC['parameters'].format(perf.parameters)} params · "
-        f"parity {meta.onnx.max_abs_diff:.1e}",
+        _fit_line(meta),
     ]
     if meta.backtest is not None:
         caption.append(backtest_line(meta.backtest))
@@ -65,6 +64,65 @@ def print_training_summary(console: Console, meta: VersionMetadata) -> None:
         caption.append(f"⚠ collapsed forecast: {ev.collapse_reason or ''}")
     print_table(console, _cols(_SUMMARY_COLUMNS), [cells(model, _SUMMARY_COLUMNS), cells(naive, _SUMMARY_COLUMNS)],
                 title=title, caption="\n".join(caption), row_styles=[None, "dim"])
+
+
+def _fit_line(meta: VersionMetadata) -> str:
+    tp, perf = meta.training_params, meta.performance
+    speed = (f"ONNX p50 {perf.inference_ms_p50:.3f} ms · {METRIC['parameters'].format(perf.parameters)} params · "
+             f"parity {meta.onnx.max_abs_diff:.1e}")
+    if not is_ensemble(tp.architecture):
+        return f"fit {perf.training_time_s:.1f}s, {tp.epochs_run} epochs (best {tp.best_epoch}) · {speed}"
+    ens = meta.ensemble or EnsembleInfo()
+    return (f"ensemble of {len(ens.members or [])} members, {ens.method} weights fitted on {ens.fitted_on} · fit "
+            f"{perf.training_time_s:.1f}s (members + combiner) · {speed}; model.onnx reproduces its predictions to "
+            f"{_sci(ens.predictions_max_abs_diff)} (log return)")
+
+
+def _sci(value: float | None) -> str:
+    return DASH if value is None else f"{value:.1e}"
+
+
+def print_ensemble(console: Console, meta: VersionMetadata) -> None:
+    """`atb train ensemble`: each member's weight, validation MSE (what "best" is decided on) and test figures."""
+    ens = meta.ensemble or EnsembleInfo()
+    rows = []
+    for m in ens.member_details:
+        dm = m.dm_ensemble_vs_member
+        rows.append([m.version_id or "?", f"{m.weight:+.4f}", f"{m.validation_mse:,.2f}",
+                     METRIC["test_rmse"].format(m.test_rmse),
+                     f"{dm.statistic:+.2f} ({fmt_p(dm.p_value_one_sided)})" if dm.statistic is not None else DASH,
+                     "yes" if m.version_id == ens.best_member else ""])
+    best = ens.dm_vs_best_member
+    improvement = METRIC["rmse_improvement_pct"].format(ens.rmse_improvement_vs_best_member_pct)
+    caption = [
+        f"intercept {ens.intercept:+.6f} (log return) · fitted on: {ens.fitted_on} · best member: the lowest "
+        "validation MSE (decided on validation)",
+        f"vs the best member on test: RMSE {improvement}, one-sided DM p={fmt_p(best.p_value_one_sided)} (H1: the "
+        "ensemble's loss is lower; DM column: the ensemble vs each member, negative = the ensemble's errors smaller)",
+    ]
+    print_table(console, [Col("member", "left"), Col("weight"), Col("val MSE"), Col("test RMSE"),
+                          Col("DM ens vs member (p)"), Col("best", "left")], rows,
+                title=f"{meta.version_id}: {ens.method} ensemble of {len(rows)} members", caption="\n".join(caption))
+
+
+def print_ensembles(console: Console, built: list[tuple[str, VersionMetadata]]) -> None:
+    """`atb train ensemble --from-benchmark`: one row per seed and fold."""
+    if not built:
+        return
+    rows = []
+    for title, meta in built:
+        ens, ev = meta.ensemble or EnsembleInfo(), meta.evaluation_results
+        rows.append([title, meta.version_id or "?", METRIC["test_rmse"].format(ev.test_rmse),
+                     METRIC["rmse_skill_vs_naive"].format(ev.rmse_skill_vs_naive),
+                     fmt_p(ev.dm_vs_naive.p_value_one_sided),
+                     METRIC["rmse_improvement_pct"].format(ens.rmse_improvement_vs_best_member_pct),
+                     fmt_p(ens.dm_vs_best_member.p_value_one_sided),
+                     " ".join(f"{w:.2f}" for w in ens.weights or [])])
+    print_table(console, [Col("run", "left"), Col("version", "left"), Col("RMSE"), Col("skill vs naive"),
+                          Col("DM p vs naive"), Col("RMSE vs best member"), Col("DM p vs best"),
+                          Col("weights", "left")], rows, key=2,
+                title="Ensembles, one per seed and fold",
+                caption="DM p: one-sided, H1: the ensemble's loss is lower; best member: lowest validation MSE")
 
 
 def backtest_line(backtest: dict) -> str:

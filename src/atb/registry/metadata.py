@@ -2,7 +2,7 @@
 
 A section is a dataclass whose fields are the keys we know, named as in the file (so `meta.training_params.
 architecture` is the guide's `jq .training_params.architecture`). What else a file holds, from a later atb
-(`tuning`, ensemble `members`) or added by hand, is kept in the section's `other` mapping and written back
+(`tuning`, `serving`) or added by hand, is kept in the section's `other` mapping and written back
 after the known keys: reading and writing a document never loses a key.
 
 Reading never invents a value. A key that a file lacks (written by an older atb: no `directional_pt_*`, no
@@ -292,6 +292,40 @@ class Environment(Section):
 
 
 @dataclass
+class EnsembleMember(Section):
+    """One member of an ensemble (atb.ensemble), in the order of the weights."""
+
+    version_id: str | None = None
+    architecture: str | None = None
+    architecture_variant: str | None = None
+    sequence_length: int | None = None
+    weight: float | None = None
+    validation_mse: float | None = None  # squared error of its price forecasts on the validation rows
+    test_rmse: float | None = None
+    # The ensemble vs this member on the test rows (negative statistic: the ensemble's loss is lower; the one-sided
+    # p-value's H1: the ensemble's loss is lower).
+    dm_ensemble_vs_member: DMTest = section(DMTest)
+
+
+@dataclass
+class EnsembleInfo(Section):
+    """metadata.json's ``ensemble``: what the version combines and how the combiner was fitted."""
+
+    method: str | None = None  # nnls | ridge | mean (also training_params.architecture_variant)
+    members: list[str] | None = None  # the members' version ids, in the order of `weights`
+    weights: list[float] | None = None  # on the members' predicted log returns
+    intercept: float | None = None  # log return
+    fitted_on: str | None = None  # "validation" ("none" for mean: nothing is fitted)
+    fit: dict[str, Any] | None = optional()  # ridge: the penalty grid, the CV scores and the chosen penalty
+    best_member: str | None = None  # the member with the lowest validation MSE (decided on validation)
+    dm_vs_best_member: DMTest = section(DMTest)  # on test; H1 of the one-sided p: the ensemble's loss is lower
+    rmse_improvement_vs_best_member_pct: float | None = None  # on test; positive: the ensemble's RMSE is lower
+    input: str | None = None  # what model.onnx takes (composite.py's input spec)
+    predictions_max_abs_diff: float | None = None  # model.onnx alone vs predictions.parquet, log return, every row
+    member_details: list[EnsembleMember] = section(EnsembleMember, many=True)
+
+
+@dataclass
 class VersionMetadata(Section):
     """One model version's metadata.json (DESIGN.md)."""
 
@@ -308,6 +342,7 @@ class VersionMetadata(Section):
     # atb.backtest's result (BacktestResult.to_dict: its keys are declared there), or {"skipped": why};
     # None: a version from before the backtest.
     backtest: dict[str, Any] | None = optional()
+    ensemble: EnsembleInfo | None = section(EnsembleInfo, is_optional=True)  # an ensemble version only
     performance: Performance = section(Performance)
     onnx: Onnx = section(Onnx)
     artifacts: Artifacts = section(Artifacts)
