@@ -1,0 +1,149 @@
+"""The prediction log writer: the request path only puts a row on a bounded queue (never blocks, never waits
+for the database); a background thread writes the rows in batches. A database that is down costs one warning
+line and the rows that could not be written (counted in /metrics), never a request; writing resumes when it is
+back. SQLAlchemy is imported by that thread, not at start-up."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from atb.serving.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 500
+FLUSH_S = 0.5  # the longest a row waits for its batch
+QUEUE_ROWS = 100_000  # rows held while the database is slow or down; beyond that they are dropped and counted
+RETRY_S = (1.0, 30.0)  # wait after a failed write, doubling up to the second value
+
+Row = dict[str, Any]
+Writer = Callable[[list[Row]], None]
+
+
+class PredictionLog:
+    def __init__(self, metrics: Metrics, *, enabled: bool = True, write: Writer | None = None,
+                 batch_rows: int = BATCH_ROWS, flush_s: float = FLUSH_S, queue_rows: int = QUEUE_ROWS) -> None:
+        self.enabled = enabled
+        self._metrics = metrics
+        self._write = write  # None: the run-log database (opened by the thread)
+        self._batch_rows, self._flush_s = batch_rows, flush_s
+        self._queue: queue.Queue[Row] = queue.Queue(queue_rows)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done = threading.Condition()
+        self._put = 0  # rows put on the queue, and rows written or dropped: flush() waits for them to meet
+        self._finished = 0
+        self.written = 0
+        self.dropped = 0
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._backoff = RETRY_S[0]
+
+    def put(self, row: Row) -> None:
+        if not self.enabled:
+            return
+        with self._done:
+            self._put += 1
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            self._count_dropped(1)
+
+    def start(self) -> None:
+        if self.enabled and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="atb-prediction-log", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what is queued (within ``timeout``), then end the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every row put so far is written or dropped (tests, the follow loop's replay)."""
+        if not self.enabled:
+            return True
+        with self._done:
+            target = self._put
+            return self._done.wait_for(lambda: self._finished >= target, timeout)
+
+    # --- the writer thread ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch:
+                self._write_batch(batch)
+            elif self._stop.is_set():
+                break
+
+    def _take(self) -> list[Row]:
+        """Up to a batch of rows, waiting at most FLUSH_S for the first."""
+        try:
+            first = self._queue.get(timeout=self._flush_s)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self._flush_s / 10  # a short wait for more rows makes fewer transactions
+        while len(batch) < self._batch_rows:
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_batch(self, batch: list[Row]) -> None:
+        now = time.monotonic()
+        if now < self._retry_at and not self._stop.is_set():
+            self._stop.wait(self._retry_at - now)  # the database failed a moment ago: hold the rows a little
+        try:
+            if self._write is None:
+                self._write = _database_writer()
+            self._write(batch)
+        except Exception as exc:  # the log must never cost a request; say so once per outage
+            self._count_dropped(len(batch))
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning(f"prediction log: cannot write to the run-log database ({_one_line(exc)}); serving "
+                            f"continues, dropped rows are counted in /metrics (atb_prediction_log_rows_total)")
+            self._retry_at = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, RETRY_S[1])
+            return
+        if self._down_since is not None:
+            log.warning(f"prediction log: writing again after {time.monotonic() - self._down_since:.0f} s "
+                        f"({self.dropped} rows dropped so far)")
+            self._down_since = None
+        self._backoff = RETRY_S[0]
+        self.written += len(batch)
+        self._metrics.log_rows.labels("written").inc(len(batch))
+        self._finish(len(batch))
+
+    def _count_dropped(self, rows: int) -> None:
+        self.dropped += rows
+        self._metrics.log_rows.labels("dropped").inc(rows)
+        self._finish(rows)
+
+    def _finish(self, rows: int) -> None:
+        with self._done:
+            self._finished += rows
+            self._done.notify_all()
+
+
+def _database_writer() -> Writer:
+    from atb.tracking.served import insert_rows, open_log  # deferred: SQLAlchemy and alembic cost ~0.5 s
+
+    engine = open_log()
+    return lambda rows: insert_rows(engine, rows)
+
+
+def _one_line(exc: BaseException) -> str:
+    from atb.tracking.errors import one_line
+
+    return one_line(exc)
