@@ -86,9 +86,9 @@ def promote(
     previous = store.promote(symbol, version)
     now = store.champion_name(symbol)
     if previous == now:
-        out.print(f"{symbol}: champion is already {now}", highlight=False)
+        out.print(f"{symbol}: champion is already {now}", highlight=False, soft_wrap=True)
     else:
-        out.print(f"{symbol}: champion {now} (replaces {previous or 'no champion'})", highlight=False)
+        out.print(f"{symbol}: champion {now} (replaces {previous or 'no champion'})", highlight=False, soft_wrap=True)
 
 
 def _newest(rows: Any, role: str) -> str | None:
@@ -150,19 +150,20 @@ def _render(result: Any) -> None:
     for role in result.roles:
         out.print(f"  {role.role} {role.version}: {role.logged} forecasts logged, {role.counted} target times "
                   f"counted; threshold {role.threshold:g} ({role.threshold_source})"
-                  + (f"; {role.note}" if role.note else ""), highlight=False, markup=False)
+                  + (f"; {role.note}" if role.note else ""), highlight=False, markup=False, soft_wrap=True)
     out.print(f"  left out: {result.late} forecasts logged after the target bar opened (+{result.grace_s:g} s), "
               f"{result.mismatched} whose last close is not the market's; {result.pending} shared target times "
-              "not yet realised in the candles", highlight=False, markup=False)
+              "not yet realised in the candles", highlight=False, markup=False, soft_wrap=True)
     dm = result.dm
     if dm is None:
-        out.print("DM challenger vs champion: no challenger forecasts to compare", highlight=False)
+        out.print("DM challenger vs champion: no challenger forecasts to compare", highlight=False, soft_wrap=True)
     else:
         change = dm.get("rmse_change_pct")
         out.print(f"DM challenger vs champion: statistic {_num(dm.get('statistic'), '+.3f')}, one-sided p = "
                   f"{fmt_p(dm.get('p_value_one_sided'))} (H1: the challenger's squared error is lower), n = "
-                  f"{dm.get('n')}, challenger RMSE {_num(change, '+.2f')}% vs the champion's", highlight=False)
-    out.print(f"decision: [bold]{result.decision}[/bold]  (rule: {result.rule})", highlight=False)
+                  f"{dm.get('n')}, challenger RMSE {_num(change, '+.2f')}% vs the champion's", highlight=False,
+                  soft_wrap=True)
+    out.print(f"decision: [bold]{result.decision}[/bold]  (rule: {result.rule})", highlight=False, soft_wrap=True)
 
 
 def _cells(role: Any) -> list[str]:

@@ -113,12 +113,11 @@ def build_report(symbol: str, rows: pd.DataFrame, candles: pd.DataFrame, *, cham
     for version, _ in versions[1:]:
         shared = shared.intersection(kept[version].index)
     shared = shared.sort_values()
-    actual_all = close.reindex(shared)
-    market_last = close.reindex(shared - horizon * step)
-    realised = (~actual_all.isna() & ~market_last.isna()).to_numpy()
+    actual_all = close.reindex(shared).to_numpy()
+    realised = ~np.isnan(actual_all) & ~np.isnan(close.reindex(shared - horizon * step).to_numpy())
     targets = shared[realised]
     pending = int((~realised).sum())
-    actual = actual_all.to_numpy()[realised]
+    actual = actual_all[realised]
     errors: dict[str, np.ndarray] = {}
     for score in scores:
         forecasts = kept[score.version].loc[targets]
