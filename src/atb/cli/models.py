@@ -244,9 +244,9 @@ def _predict_range(symbol: str, path: Path, source: str, market: str, start: str
     out.print(f"{symbol} · {result.version} · {len(frame):,} forecasts for target times "
               f"{summary['first_target'][:16]} .. {summary['last_target'][:16]} UTC ({summary['data']}); "
               f"{summary['with_actual_close']:,} with an actual close, {result.skipped:,} skipped "
-              "(no complete window: a gap before them)", highlight=False)
+              "(no complete window: a gap before them)", highlight=False, soft_wrap=True)
     if output is not None:
-        out.print(f"✓ wrote {output}", highlight=False)
+        out.print(f"✓ wrote {output}", highlight=False, soft_wrap=True)
         return
     table = Table(title_justify="left")
     for col in ("target_time", "last_close", "predicted_close", "actual_close"):
