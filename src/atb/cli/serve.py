@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from dataclasses import replace
@@ -121,6 +122,7 @@ def _run(config) -> None:
     config = replace(config, log_predictions=config.log_predictions and logging_enabled())
     common = dict(host=config.host, port=config.port, log_level="warning", access_log=False, lifespan="on",
                   timeout_graceful_shutdown=5, server_header=False)
+    scratch = None
     try:
         if config.workers == 1:
             from atb.serving.app import create_app
@@ -129,9 +131,14 @@ def _run(config) -> None:
         else:
             os.environ[CONFIG_ENV] = config.to_json()
             # Each worker counts in its own process; Prometheus' multiprocess mode adds them up for /metrics.
-            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="atb-metrics-"))
+            if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                scratch = tempfile.mkdtemp(prefix="atb-metrics-")
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = scratch
             uvicorn.run("atb.serving.app:app_from_env", factory=True, workers=config.workers, **common)
     except KeyboardInterrupt:
         pass  # uvicorn has shut down gracefully and passes the signal on: stopping is how a server ends
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     interrupts.received = None
     out.print("atb serve: stopped", highlight=False)
