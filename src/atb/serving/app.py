@@ -23,6 +23,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from atb import __version__
@@ -70,7 +71,6 @@ class Server:
                     log.warning(f"{slot.symbol} {slot.role}: {slot.problem}; answering 503 until a model loads")
         self.models.start(self.config.reload_interval_s)
         self.log.start()
-        self.service.start()
         if self.follower is not None:
             self._follow_thread = threading.Thread(target=self.follower.run, name="atb-follow", daemon=True)
             self._follow_thread.start()
@@ -79,7 +79,6 @@ class Server:
         self._stop.set()
         if self._follow_thread is not None:
             self._follow_thread.join(10)
-        self.service.stop()
         self.models.stop()
         self.log.stop()
 
@@ -183,8 +182,11 @@ def create_app(config: ServeConfig, **server_options: Any) -> FastAPI:
                       ) -> Response:
         started = time.perf_counter()
         body = await _read_body(request)
-        result = server.service.predict(symbol, body, x_client_id, started)
-        return Response(json.dumps(result), media_type="application/json")
+        shadow: list[Callable[[], object]] = []
+        result = server.service.predict(symbol, body, x_client_id, started, defer=shadow.append)
+        # The challenger's shadow forecast runs once this answer is written, on the event loop.
+        return Response(json.dumps(result), media_type="application/json",
+                        background=BackgroundTask(_run, shadow) if shadow else None)
 
     @app.get("/metrics", dependencies=guard, response_class=Response,
              responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}, "description": "Prometheus exposition"},
@@ -193,6 +195,11 @@ def create_app(config: ServeConfig, **server_options: Any) -> FastAPI:
         return Response(server.metrics.render(), media_type=CONTENT_TYPE)
 
     return app
+
+
+async def _run(jobs: list[Callable[[], object]]) -> None:
+    for job in jobs:
+        job()
 
 
 async def _read_body(request: Request) -> bytes:

@@ -32,7 +32,7 @@ class Metrics:
         self.latency = Histogram("atb_predict_latency_seconds", "Time from the request to its answer", by_model,
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.shadow = Counter("atb_shadow_forecasts", "Challenger forecasts made off the response path, by outcome "
-                              "(ok, error, skipped: too few candles, dropped: the shadow queue was full)",
+                              "(ok, error, skipped: too few candles for the challenger)",
                               ["symbol", "version", "outcome"], registry=r)
         self.log_rows = Counter("atb_prediction_log_rows", "Prediction log rows, by outcome (written, dropped)",
                                 ["outcome"], registry=r)

@@ -1,15 +1,16 @@
-"""One predict request, framework-free: route, read the candles, forecast, count, log, and hand the challenger
-its shadow forecast off the response path. The FastAPI app (app.py) is a thin layer over this."""
+"""One predict request, framework-free: route, read the candles, forecast, count, log, and hand the challenger's
+shadow forecast to ``defer``, which runs it after the answer is sent (the app: a background task on the event
+loop once the response is written; a thread would fight the request path for the GIL). The FastAPI app
+(app.py) is a thin layer over this."""
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from atb.serving.request import RequestError, check_candles, parse_candles
 
 log = logging.getLogger(__name__)
 
-SHADOW_QUEUE = 1_000  # shadow jobs waiting; beyond that they are dropped (counted), never the request
+Job = Callable[[], object]
 
 
 def routed_to_challenger(client_id: str | None, share: float) -> bool:
@@ -45,14 +46,13 @@ class PredictionService:
         self.metrics = metrics
         self.log = prediction_log
         self.clock = clock  # seconds since the epoch: the forecasts' created_at
-        self._shadow: queue.Queue[tuple[Any, ...]] = queue.Queue(SHADOW_QUEUE)
-        self._shadow_thread: threading.Thread | None = None
 
     # --- the request path -------------------------------------------------------------------------------
 
-    def predict(self, symbol: str, body: bytes, client_id: str | None = None,
-                started: float | None = None) -> dict[str, Any]:
-        """The answer to POST /v1/predict/{symbol}; RequestError for every other answer."""
+    def predict(self, symbol: str, body: bytes, client_id: str | None = None, started: float | None = None,
+                defer: Callable[[Job], object] | None = None) -> dict[str, Any]:
+        """The answer to POST /v1/predict/{symbol}; RequestError for every other answer. ``defer`` receives the
+        shadow forecast to run once the answer is out (default: run it before returning)."""
         started = time.perf_counter() if started is None else started
         served = self._served(symbol)
         champion = served.champion.model
@@ -84,7 +84,8 @@ class PredictionService:
         self.log.put(row(served.symbol, model, role, prediction, created, elapsed, answered=True, source="request"))
         if challenger is not None and served.challenger_mode == "shadow":
             shared = features if challenger.history_bars == model.history_bars else None
-            self._submit_shadow(served.symbol, challenger, candles, shared, created)
+            job = partial(self.shadow_forecast, served.symbol, challenger, candles, shared, created)
+            (defer or _now)(job)
         return answer(served.symbol, model.version, role, prediction)
 
     def _served(self, symbol: str) -> ServedSymbol:
@@ -96,29 +97,6 @@ class PredictionService:
         return served
 
     # --- the challenger in the shadow -----------------------------------------------------------------------
-
-    def _submit_shadow(self, symbol: str, model: OnnxForecaster, candles: Candles, features: np.ndarray | None,
-                       created: float) -> None:
-        try:
-            self._shadow.put_nowait((symbol, model, candles, features, created))
-        except queue.Full:
-            self.metrics.shadow.labels(symbol, model.version, "dropped").inc()
-
-    def start(self) -> None:
-        if self._shadow_thread is None:
-            self._shadow_thread = threading.Thread(target=self._run_shadow, name="atb-shadow", daemon=True)
-            self._shadow_thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._shadow_thread is not None:
-            self._shadow.put(None)  # type: ignore[arg-type]  # the end marker, after the jobs already queued
-            self._shadow_thread.join(timeout)
-            self._shadow_thread = None
-
-    def _run_shadow(self) -> None:
-        while (job := self._shadow.get()) is not None:
-            symbol, model, candles, features, created = job
-            self.shadow_forecast(symbol, model, candles, features, created)
 
     def shadow_forecast(self, symbol: str, model: OnnxForecaster, candles: Candles, features: np.ndarray | None,
                         created: float, source: str = "request") -> Prediction | None:
@@ -137,6 +115,10 @@ class PredictionService:
         self.log.put(row(symbol, model, "challenger", prediction, created, time.perf_counter() - started,
                          answered=False, source=source))
         return prediction
+
+
+def _now(job: Job) -> None:
+    job()
 
 
 def answer(symbol: str, version: str, role: str, prediction: Prediction) -> dict[str, Any]:
