@@ -1,7 +1,7 @@
 """The prediction log writer: the request path only puts a row on a bounded queue (never blocks, never waits
 for the database); a background thread writes the rows in batches. A database that is down costs one warning
 line and the rows that could not be written (counted in /metrics), never a request; writing resumes when it is
-back. SQLAlchemy is imported by that thread, not at start-up."""
+back. SQLAlchemy is imported by that thread as it starts, not on the request path."""
 
 from __future__ import annotations
 
@@ -77,6 +77,11 @@ class PredictionLog:
     # --- the writer thread ------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        if self._write is None:  # import SQLAlchemy and open the database now, not under the first requests
+            try:
+                self._write = _database_writer()
+            except Exception:  # down at start-up: said, and tried again, with the first batch
+                self._write = None
         while True:
             batch = self._take()
             if batch:
