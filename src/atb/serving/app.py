@@ -4,8 +4,8 @@
 starts it with the app's lifespan. Every error answer is `{"detail": "<one line>"}`; nothing ever answers with a
 traceback. `app_from_env` is the factory each uvicorn worker calls when `atb serve --workers N` runs several.
 
-No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations, which name values made
-inside create_app (the served symbols).
+No `from __future__ import annotations` here: FastAPI reads the endpoints' and dependencies' annotations at
+run time.
 """
 
 import hmac
@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
-from fastapi import Path as PathParam
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from starlette.background import BackgroundTask
@@ -159,31 +159,37 @@ def create_app(config: ServeConfig, **server_options: Any) -> FastAPI:
         log.warning(f"internal error: {type(exc).__name__}: {exc}")
         return _error(500, "internal error (see the server's log)")
 
-    @app.get("/health", response_model=schemas.HealthResponse,
-             responses={503: {"model": schemas.HealthResponse, "description": "Not every champion is loaded."}})
+    @app.get("/health", responses={
+        200: schemas.json_response(schemas.HealthResponse, "Every champion is loaded."),
+        503: schemas.json_response(schemas.HealthResponse, "Not every champion is loaded.")})
     async def health() -> JSONResponse:
         body = server.health()
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
-    @app.get("/models", response_model=schemas.ModelsResponse, dependencies=guard,
-             responses={401: schemas.ERRORS[401]})
+    @app.get("/models", dependencies=guard, responses={
+        200: schemas.json_response(schemas.ModelsResponse, "The served versions."), 401: schemas.ERRORS[401]})
     async def models() -> JSONResponse:
         return JSONResponse({"models": server.model_infos()})
 
-    @app.post("/v1/predict/{symbol}", response_model=schemas.PredictResponse, dependencies=guard,
-              responses=schemas.ERRORS,
-              openapi_extra={"requestBody": {"required": True, "content": {
+    # The path and header parameters are read from the request and only described here: a declared parameter
+    # costs FastAPI a pydantic field (and its pydantic.v1 import at start-up) and a validation per request.
+    parameters = [
+        {"name": "symbol", "in": "path", "required": True, "description": "A served symbol (GET /models).",
+         "schema": {"type": "string", **({"enum": served} if served else {})}},
+        {"name": "X-Client-Id", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "Routes a stable share of clients to the challenger (--split)."},
+    ]
+
+    @app.post("/v1/predict/{symbol}", dependencies=guard,
+              responses={200: schemas.json_response(schemas.PredictResponse, "The forecast."), **schemas.ERRORS},
+              openapi_extra={"parameters": parameters, "requestBody": {"required": True, "content": {
                   "application/json": {"schema": schemas.PREDICT_REQUEST_SCHEMA}}}})
-    async def predict(symbol: Annotated[str, PathParam(description="A served symbol (GET /models).",
-                                                       json_schema_extra={"enum": served} if served else None)],
-                      request: Request,
-                      x_client_id: Annotated[str | None, Header(
-                          description="Routes a stable share of clients to the challenger (--split).")] = None,
-                      ) -> Response:
+    async def predict(request: Request) -> Response:
+        symbol, client_id = request.path_params["symbol"], request.headers.get("x-client-id")
         started = time.perf_counter()
         body = await _read_body(request)
         shadow: list[Callable[[], object]] = []
-        result = server.service.predict(symbol, body, x_client_id, started, defer=shadow.append)
+        result = server.service.predict(symbol, body, client_id, started, defer=shadow.append)
         # The challenger's shadow forecast runs once this answer is written, on the event loop.
         return Response(json.dumps(result), media_type="application/json",
                         background=BackgroundTask(_run, shadow) if shadow else None)
@@ -194,6 +200,15 @@ def create_app(config: ServeConfig, **server_options: Any) -> FastAPI:
     async def metrics() -> Response:
         return Response(server.metrics.render(), media_type=CONTENT_TYPE)
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description,
+                                   routes=app.routes)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas.components())
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
 
 

@@ -1,6 +1,8 @@
 """The API's documents as the OpenAPI schema shows them (/docs). Requests are not validated through these
 models: the predict body is read straight into numpy columns (request.py), which is what keeps a 400-candle
-request in a few milliseconds; the schema describes the same rules."""
+request in a few milliseconds; the schema describes the same rules. Answers are not serialised through them
+either, and routes name them by reference only (`json_response`): a route with a response model makes FastAPI
+import pydantic.v1 (0.1-0.2 s of start-up); their JSON schemas are made when /openapi.json is first asked for."""
 
 from __future__ import annotations
 
@@ -78,8 +80,27 @@ class HealthResponse(BaseModel):
     models: list[dict[str, Any]]
 
 
+MODELS = (PredictResponse, ErrorResponse, ModelInfo, ModelsResponse, HealthResponse)
+
+
+def json_response(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """An OpenAPI response whose JSON body is ``model`` (by reference; see `components`)."""
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+
+
+def components() -> dict[str, Any]:
+    """The JSON schemas of MODELS (and what they refer to), for the OpenAPI document's components."""
+    out: dict[str, Any] = {}
+    for model in MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": text} for status, text in {
+    status: json_response(ErrorResponse, text) for status, text in {
         401: "Missing or wrong X-API-Key (when the server has ATB_API_KEY).",
         404: "Unknown symbol.",
         413: f"Body larger than {MAX_BODY_BYTES:,} bytes.",
