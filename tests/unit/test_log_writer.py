@@ -33,13 +33,13 @@ def test_putting_never_waits_for_a_slow_database() -> None:
         release.wait(10)
 
     metrics = Metrics()
-    log = PredictionLog(metrics, write=stuck, batch_rows=5, flush_s=0.01, queue_rows=20)
+    log = PredictionLog(metrics, write=stuck, batch_rows=5, flush_s=0.01, buffer_rows=20)
     log.start()
     started = time.perf_counter()
     for i in range(1000):
         log.put({"i": i})
     assert time.perf_counter() - started < 0.5  # 1,000 rows while the writer is stuck
-    assert log.dropped >= 1000 - 20 - 5  # beyond the queue (and the batch in hand): dropped and counted
+    assert log.dropped >= 1000 - 20 - 5  # beyond the buffer (and the batch in hand): dropped and counted
     release.set()
     assert log.flush(10)
     log.stop()

@@ -1,14 +1,19 @@
-"""The prediction log writer: the request path only puts a row on a bounded queue (never blocks, never waits
-for the database); a background thread writes the rows in batches. A database that is down costs one warning
-line and the rows that could not be written (counted in /metrics), never a request; writing resumes when it is
-back. SQLAlchemy is imported by that thread as it starts, not on the request path."""
+"""The prediction log writer: the request path only appends a row to a bounded buffer (never blocks, never waits
+for the database, never wakes a thread); a background thread drains the buffer every FLUSH_S and writes the rows
+in batches. A database that is down costs one warning line and the rows that could not be written (counted in
+/metrics), never a request; writing resumes when it is back. SQLAlchemy is imported by that thread as it starts,
+not on the request path.
+
+Why a polled buffer and not a queue: a queue wakes its consumer on every put, and each wake-up hands the GIL to
+the writer thread and back, which cost the request path more than the forecast itself (measured: +0.2-0.4 ms per
+request on 2 cores)."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +22,8 @@ from atb.serving.metrics import Metrics
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 500
-FLUSH_S = 0.5  # the longest a row waits for its batch
-QUEUE_ROWS = 100_000  # rows held while the database is slow or down; beyond that they are dropped and counted
+FLUSH_S = 0.5  # the longest a row waits in the buffer
+BUFFER_ROWS = 100_000  # rows held while the database is slow or down; beyond that they are dropped and counted
 RETRY_S = (1.0, 30.0)  # wait after a failed write, doubling up to the second value
 
 Row = dict[str, Any]
@@ -27,17 +32,16 @@ Writer = Callable[[list[Row]], None]
 
 class PredictionLog:
     def __init__(self, metrics: Metrics, *, enabled: bool = True, write: Writer | None = None,
-                 batch_rows: int = BATCH_ROWS, flush_s: float = FLUSH_S, queue_rows: int = QUEUE_ROWS) -> None:
+                 batch_rows: int = BATCH_ROWS, flush_s: float = FLUSH_S, buffer_rows: int = BUFFER_ROWS) -> None:
         self.enabled = enabled
         self._metrics = metrics
         self._write = write  # None: the run-log database (opened by the thread)
-        self._batch_rows, self._flush_s = batch_rows, flush_s
-        self._queue: queue.Queue[Row] = queue.Queue(queue_rows)
+        self._batch_rows, self._flush_s, self._buffer_rows = batch_rows, flush_s, buffer_rows
+        self._rows: deque[Row] = deque()  # append and popleft are atomic: no lock on the request path
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._done = threading.Condition()
-        self._put = 0  # rows put on the queue, and rows written or dropped: flush() waits for them to meet
-        self._finished = 0
+        self._busy = False  # the writer holds a batch it has taken from the buffer
         self.written = 0
         self.dropped = 0
         self._down_since: float | None = None
@@ -47,12 +51,10 @@ class PredictionLog:
     def put(self, row: Row) -> None:
         if not self.enabled:
             return
-        with self._done:
-            self._put += 1
-        try:
-            self._queue.put_nowait(row)
-        except queue.Full:
+        if len(self._rows) >= self._buffer_rows:
             self._count_dropped(1)
+            return
+        self._rows.append(row)
 
     def start(self) -> None:
         if self.enabled and self._thread is None:
@@ -60,7 +62,7 @@ class PredictionLog:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Write what is queued (within ``timeout``), then end the thread."""
+        """Write what is buffered (within ``timeout``), then end the thread."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -71,8 +73,7 @@ class PredictionLog:
         if not self.enabled:
             return True
         with self._done:
-            target = self._put
-            return self._done.wait_for(lambda: self._finished >= target, timeout)
+            return self._done.wait_for(lambda: not self._rows and not self._busy, timeout)
 
     # --- the writer thread ------------------------------------------------------------------------------
 
@@ -83,31 +84,27 @@ class PredictionLog:
             except Exception:  # down at start-up: said, and tried again, with the first batch
                 self._write = None
         while True:
-            batch = self._take()
-            if batch:
-                self._write_batch(batch)
-            elif self._stop.is_set():
-                break
+            stopping = self._stop.wait(self._flush_s)
+            while self._rows:
+                if not stopping and time.monotonic() < self._retry_at:
+                    break  # the database failed a moment ago: hold the rows a little
+                self._busy = True
+                try:
+                    self._write_batch(self._take())
+                finally:
+                    with self._done:
+                        self._busy = False
+                        self._done.notify_all()
+            if stopping and not self._rows:
+                return
 
     def _take(self) -> list[Row]:
-        """Up to a batch of rows, waiting at most FLUSH_S for the first."""
-        try:
-            first = self._queue.get(timeout=self._flush_s)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self._flush_s / 10  # a short wait for more rows makes fewer transactions
-        while len(batch) < self._batch_rows:
-            try:
-                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
+        batch = []
+        while self._rows and len(batch) < self._batch_rows:
+            batch.append(self._rows.popleft())
         return batch
 
     def _write_batch(self, batch: list[Row]) -> None:
-        now = time.monotonic()
-        if now < self._retry_at and not self._stop.is_set():
-            self._stop.wait(self._retry_at - now)  # the database failed a moment ago: hold the rows a little
         try:
             if self._write is None:
                 self._write = _database_writer()
@@ -128,17 +125,10 @@ class PredictionLog:
         self._backoff = RETRY_S[0]
         self.written += len(batch)
         self._metrics.log_rows.labels("written").inc(len(batch))
-        self._finish(len(batch))
 
     def _count_dropped(self, rows: int) -> None:
         self.dropped += rows
         self._metrics.log_rows.labels("dropped").inc(rows)
-        self._finish(rows)
-
-    def _finish(self, rows: int) -> None:
-        with self._done:
-            self._finished += rows
-            self._done.notify_all()
 
 
 def _database_writer() -> Writer:
