@@ -155,7 +155,9 @@ def test_atb_predict_runs_on_it_and_equals_the_composite_and_the_members_on_the_
     meta, _ = read(path)
     shown = json.loads(cli("predict", FOLDER, "--data-source", "synthetic", "--models-dir", str(registry), "--json"))
     assert shown["version"] == path.name
-    candles = newest_candles("synthetic", "BTCUSDT", "1h", 60 + 200)  # what `atb predict` loads for it
+    from atb.inference.forecaster import FEATURE_MEMORY_BARS
+
+    candles = newest_candles("synthetic", "BTCUSDT", "1h", 60 + FEATURE_MEMORY_BARS)  # what `atb predict` loads
     raw = compute_features(candles, "1h")[FEATURES].to_numpy(np.float64)[-60:]
     last_close = candles["close"].iloc[-1]
     composite = run_onnx(path / "model.onnx", raw[None])[0]

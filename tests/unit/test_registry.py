@@ -88,3 +88,35 @@ def test_a_registry_folder_is_not_a_market_to_train_on():
     with pytest.raises(UsageError, match="BTCUSDT-SYNTHETIC is a registry folder, not a market: train BTCUSDT with "
                                          "--data-source synthetic"):
         TrainRequest(symbol="BTCUSDT-SYNTHETIC", data_source="synthetic").validate()
+
+
+def test_champion_comes_from_latest_once_and_moves_only_by_promote(tmp_path):
+    store = ModelStore(tmp_path)
+    first = stage_version(store, "BTCUSDT", "v1")
+    assert store.champion_name("BTCUSDT") is None
+    assert store.ensure_champion("BTCUSDT") == first.name
+    link = tmp_path / "BTCUSDT/price/champion"
+    assert link.is_symlink() and os.readlink(link) == "v1"  # relative, beside latest
+    second = stage_version(store, "BTCUSDT", "v2")
+    assert store.latest_name("BTCUSDT") == second.name
+    assert store.ensure_champion("BTCUSDT") == "v1"  # a new latest never moves what is served
+    assert store.promote("BTCUSDT", "v2") == "v1"
+    assert os.readlink(link) == "v2"
+    assert store.promote("BTCUSDT", "v2") == "v2"
+    assert [v.name for v in store.versions("BTCUSDT")] == ["v1", "v2"]  # the pointers are no versions
+    assert not [p for p in link.parent.iterdir() if p.name.startswith(".champion")]  # no temporary link left
+
+
+def test_promote_takes_latest_and_refuses_what_is_no_complete_version(tmp_path):
+    store = ModelStore(tmp_path)
+    assert store.ensure_champion("BTCUSDT") is None  # no model: no pointer
+    stage_version(store, "BTCUSDT", "v1")
+    stage_version(store, "BTCUSDT", "v2")
+    assert store.promote("BTCUSDT", "latest") is None and store.champion_name("BTCUSDT") == "v2"
+    for bad, message in [("v9", "not found"), ("../v1", "not a version folder"), ("", "not a version folder")]:
+        with pytest.raises(ModelError, match=message):
+            store.promote("BTCUSDT", bad)
+    (tmp_path / "BTCUSDT/price/v3").mkdir()
+    with pytest.raises(ModelError, match="incomplete"):
+        store.promote("BTCUSDT", "v3")
+    assert store.champion_name("BTCUSDT") == "v2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from atb import __version__
-from atb.cli import backtest, bench, data, db, dev, models, runs, train
+from atb.cli import ab, backtest, bench, data, db, dev, models, runs, serve, train
 from atb.cli.app import run_app
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.command("predict")(models.predict)
 app.command("backtest")(backtest.backtest)
+app.command("serve")(serve.serve)
+app.add_typer(ab.app, name="ab")
 
 
 def _version(value: bool) -> None:

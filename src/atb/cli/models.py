@@ -145,13 +145,21 @@ def predict(
     exchange: opt.Exchange = TrainRequest.exchange,
     data_file: opt.DataFile = None,
     data_source: str = typer.Option("cache", "--data-source", help="cache, file or synthetic."),
+    start: str | None = typer.Option(None, "--start", help="Batch: the first target time to forecast (date or ISO "
+                                                           "time, UTC)."),
+    end: str | None = typer.Option(None, "--end", help="Batch: the last target time (a bare date includes its day; "
+                                                       "default: the bar after the newest candle)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Batch: write the forecasts to this parquet "
+                                                                   "file."),
     as_json: opt.Json = False,
 ) -> None:
-    """Forecast the next close of SYMBOL from the newest candles (ONNX Runtime only, no torch).
+    """Forecast the next close of SYMBOL from the newest candles (ONNX Runtime only, no torch); with --start,
+    every bar of a range in ONNX batches (target_time, last_close, predicted_close, actual_close).
 
     Models of the synthetic market are under SYMBOL-SYNTHETIC and forecast only synthetic candles."""
     # pandas (and onnxruntime, on use): deferred for start-up time
     from atb.inference.candles import SOURCES, newest_candles
+    from atb.inference.forecaster import FEATURE_MEMORY_BARS
     from atb.inference.predict import check_market, forecast_next
 
     symbol = symbol.upper()
@@ -165,9 +173,12 @@ def predict(
     # The very synthetic market the model was fitted on (versions before the key: the default market).
     fitted_on = meta.data.synthetic_params or SyntheticParams(seed=TrainRequest.synthetic_seed,
                                                               ar_coef=TrainRequest.synthetic_ar_coef)
-    candles = newest_candles(source, market, tp.timeframe, int(tp.sequence_length) + 200,
-                             exchange=exchange, data_file=data_file, synthetic_seed=fitted_on.seed,
-                             synthetic_ar_coef=fitted_on.ar_coef)
+    where = dict(exchange=exchange, data_file=data_file, synthetic_seed=fitted_on.seed,
+                 synthetic_ar_coef=fitted_on.ar_coef)
+    if start is not None or end is not None or output is not None:
+        _predict_range(symbol, path, source, market, start, end, output, as_json, where)
+        return
+    candles = newest_candles(source, market, tp.timeframe, int(tp.sequence_length) + FEATURE_MEMORY_BARS, **where)
     fc = forecast_next(path, candles)
     for line in fc.warnings:
         warn(escape(line))
@@ -189,3 +200,59 @@ def predict(
         f"for the candle opening {fc.target_time:%Y-%m-%d %H:%M} UTC",
         highlight=False,
     )
+
+
+def _predict_range(symbol: str, path: Path, source: str, market: str, start: str | None, end: str | None,
+                   output: Path | None, as_json: bool, where: dict) -> None:
+    """`atb predict SYMBOL --start D [--end D] [--output FILE.parquet]`."""
+    import pandas as pd
+
+    from atb.data.timeparse import optional_time, parse_time
+    from atb.errors import UsageError
+    from atb.inference.batch import batch_forecasts, write_parquet
+    from atb.inference.candles import candles_between
+    from atb.inference.forecaster import OnnxForecaster
+
+    if start is None:
+        raise UsageError("batch predictions need --start (the first target time), with --end and --output optional")
+    first = parse_time(start, "--start")
+    model = OnnxForecaster.load(path)
+    step = pd.Timedelta(model.step_ns, unit="ns")
+    last = optional_time(end, "--end", end=True)
+    ahead = model.horizon * step  # a target's window ends this long before it
+    candles = candles_between(source, market, model.timeframe, first - ahead, last, model.history_bars, **where)
+    if candles.empty:
+        raise UsageError(f"the {source} candles hold nothing before {first:%Y-%m-%d %H:%M} UTC to forecast from")
+    last = last if last is not None else candles["open_time"].iloc[-1] + ahead
+    result = batch_forecasts(model, candles, first, last)
+    frame = result.frame
+    if output is not None:
+        write_parquet(frame, output)
+    known = frame["actual_close"].notna()
+    summary = {
+        "symbol": symbol, "version": result.version, "data": candles.attrs.get("source", source),
+        "first_target": frame["target_time"].iloc[0].isoformat(),
+        "last_target": frame["target_time"].iloc[-1].isoformat(),
+        "forecasts": len(frame), "with_actual_close": int(known.sum()), "skipped_incomplete_windows": result.skipped,
+        "output": str(output) if output is not None else None,
+    }
+    if as_json:
+        rows = frame.assign(target_time=frame["target_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        rows = rows.astype(object).where(rows.notna(), None)
+        print(json.dumps({**summary, "rows": rows.to_dict(orient="records") if output is None else None}, indent=2))
+        return
+    out.print(f"{symbol} · {result.version} · {len(frame):,} forecasts for target times "
+              f"{summary['first_target'][:16]} .. {summary['last_target'][:16]} UTC ({summary['data']}); "
+              f"{summary['with_actual_close']:,} with an actual close, {result.skipped:,} skipped "
+              "(no complete window: a gap before them)", highlight=False, soft_wrap=True)
+    if output is not None:
+        out.print(f"✓ wrote {output}", highlight=False, soft_wrap=True)
+        return
+    shown = frame.tail(20)
+    print_table(out, [Col("target_time", "left"), Col("last_close"), Col("predicted_close"), Col("actual_close")],
+                [[f"{row.target_time:%Y-%m-%d %H:%M}", f"{row.last_close:,.2f}", f"{row.predicted_close:,.2f}",
+                  "—" if row.actual_close != row.actual_close else f"{row.actual_close:,.2f}"]
+                 for row in shown.itertuples(index=False)])
+    if len(frame) > len(shown):
+        out.print(f"(the last {len(shown)} of {len(frame):,}; --output FILE.parquet writes all, --json prints all)",
+                  highlight=False)

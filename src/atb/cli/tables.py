@@ -39,14 +39,17 @@ def print_table(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[s
     parts = _split(widths, key, console.width)
     title_text = title if markup or not title else escape(title)
     caption_text = caption if markup or not caption else escape(caption)
+    natural = [max([cell_len(col.header), *(cell_len(row[i]) for row in rows)]) for i, col in enumerate(cols)]
     for n, part in enumerate(parts):
+        fixed = _grow_wrapping(part, cols, widths, natural, console.width)
         table = Table(title=title_text if n == 0 else None, title_justify="left", box=box.SIMPLE_HEAD,
                       show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True, header_style="bold",
                       caption=caption_text if n == len(parts) - 1 else None, caption_justify="left")
         for i in part:
             col = cols[i]
-            table.add_column(_wrap_header(col.header, widths[i]), justify=col.justify, style=col.style,
-                             min_width=widths[i], no_wrap=not col.wrap, overflow="fold")
+            table.add_column(_wrap_header(col.header, fixed[i]), justify=col.justify, style=col.style,
+                             width=fixed[i] if col.wrap else None, min_width=fixed[i], no_wrap=not col.wrap,
+                             overflow="fold")
         for r, row in enumerate(rows):
             cells = [row[i] if markup else escape(row[i]) for i in part]
             table.add_row(*cells, style=row_styles[r] if row_styles else None)
@@ -83,6 +86,20 @@ def _width(col: Col, cells: list[str]) -> int:
         words = [w for cell in cells for w in cell.split()]
         return max([header, *map(cell_len, words)])
     return max([header, *map(cell_len, cells)])
+
+
+def _grow_wrapping(part: list[int], cols: Sequence[Col], widths: list[int], natural: list[int],
+                   width: int) -> dict[int, int]:
+    """Each column's width in this part: its narrowest, then the room left shared out to the wrapping columns
+    up to their natural width (rich would otherwise size them itself and cut a figure to fit)."""
+    fixed = {i: widths[i] for i in part}
+    room = width - sum(fixed.values()) - GAP * (len(part) - 1)
+    for i in part:
+        if cols[i].wrap and room > 0:
+            extra = min(room, natural[i] - fixed[i])
+            fixed[i] += max(0, extra)
+            room -= max(0, extra)
+    return fixed
 
 
 def _wrap_header(header: str, width: int) -> str:

@@ -29,8 +29,13 @@ def compute_features(candles: pd.DataFrame, timeframe: str) -> pd.DataFrame:
 
 
 def _segment_features(c: pd.DataFrame) -> pd.DataFrame:
-    o, h, lo, cl = (c[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
-    v = c["volume"].to_numpy(np.float64)
+    o, h, lo, cl, v = (c[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume"))
+    return pd.DataFrame(feature_matrix(o, h, lo, cl, v), index=c.index, columns=FEATURES)
+
+
+def feature_matrix(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The features of one run of consecutive candles, (rows, len(FEATURES)) in FEATURES order: the numpy core
+    of compute_features, called directly by the prediction server (no pandas per request)."""
     log_close = np.log(cl)
     f: dict[str, np.ndarray] = {}
     for n in (1, 4, 24):
@@ -52,9 +57,9 @@ def _segment_features(c: pd.DataFrame) -> pd.DataFrame:
     f["bb_width_20"] = (upper - lower) / middle
     f["atr_14"] = talib.ATR(h, lo, cl, 14) / cl
     f["volatility_24"] = talib.STDDEV(f["log_return_1"], 24)
-    frame = pd.DataFrame(f, index=c.index)[FEATURES]
-    frame.iloc[:WARMUP_BARS] = np.nan  # indicator seeding is not finished yet
-    return frame
+    matrix = np.column_stack([f[name] for name in FEATURES]) if len(cl) else np.empty((0, len(FEATURES)))
+    matrix[:WARMUP_BARS] = np.nan  # indicator seeding is not finished yet
+    return matrix
 
 
 def _diff(x: np.ndarray, n: int) -> np.ndarray:

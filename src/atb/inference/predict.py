@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from atb.data.sources import SYNTHETIC
 from atb.data.timeframes import timeframe_delta
-from atb.errors import DataError, ModelError
-from atb.features.indicators import compute_features
-from atb.features.scaler import Scaler
-from atb.features.sets import unknown_features
+from atb.errors import ModelError
+from atb.inference.forecaster import Candles, OnnxForecaster
 from atb.registry.metadata import VersionMetadata
-from atb.registry.store import read_metadata, registry_symbol
+from atb.registry.store import registry_symbol
 
 STALE_BARS = 2  # a newest candle older than this: the forecast is no longer for the coming candle
 OUT_OF_SAMPLE_DAYS = 30  # candles this long after the test split: the model's scores describe another market
@@ -46,46 +41,18 @@ def check_market(meta: VersionMetadata, version: str, synthetic_candles: bool) -
 
 
 def forecast_next(version_dir: Path, candles: pd.DataFrame, now: pd.Timestamp | None = None) -> Forecast:
-    """`now` (default: the clock) only dates the staleness warning."""
-    import onnxruntime as ort  # deferred: heavy to import, and `atb predict` loads this module to start with
-
-    meta = read_metadata(version_dir)
-    synthetic = candles.attrs.get("source") == SYNTHETIC
-    check_market(meta, version_dir.name, synthetic)
-    tp = meta.training_params
-    length, timeframe, horizon = int(tp.sequence_length), tp.timeframe, tp.bars_ahead
-    try:
-        scaler = Scaler.from_dict(json.loads((version_dir / (meta.artifacts.scaler or "scaler.json")).read_text()))
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"{version_dir}: cannot read the scaler ({exc})") from None
-
-    # The version's own columns (its feature set), in its order: scaler.json names them.
-    unknown = unknown_features(list(scaler.feature_names))
-    if unknown:
-        raise ModelError(f"{version_dir}: the model's features {', '.join(unknown)} are not computed by this atb "
-                         "version; retrain it")
-    feats = compute_features(candles, timeframe)[list(scaler.feature_names)]
-    window = feats.to_numpy(np.float64)[-length:]
-    times = candles["open_time"].iloc[-length:]
-    if len(window) < length or not np.isfinite(window).all():
-        raise DataError(
-            f"the newest {length} candles do not form a complete window (too few candles or a gap within the "
-            f"last {length + 60}); download or import the missing candles first"
-        )
-    if (times.diff().iloc[1:] != timeframe_delta(timeframe)).any():
-        raise DataError(f"the newest {length} candles contain a gap; download or import the missing candles first")
-    x = scaler.transform(window)[None, :, :]
-    onnx_file = version_dir / (meta.onnx.file or "model.onnx")
-    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    scaled = float(session.run(None, {session.get_inputs()[0].name: x})[0].reshape(-1)[0])
-    log_return = scaled * scaler.target_std
-    last_close = float(candles["close"].iloc[-1])
+    """`now` (default: the clock) only dates the staleness warning. The forecast itself comes from
+    `inference.forecaster`, the path the prediction server and batch predictions share."""
+    model = OnnxForecaster.load(version_dir)
+    synthetic = candles.attrs.get("source") == "synthetic"
+    check_market(model.meta, version_dir.name, synthetic)
+    prediction = model.forecast(Candles.from_frame(candles))
     last_time = candles["open_time"].iloc[-1]
     return Forecast(
-        version=version_dir.name, last_candle=last_time, last_close=last_close,
-        target_time=last_time + horizon * timeframe_delta(timeframe),
-        predicted_close=last_close * float(np.exp(log_return)), predicted_log_return=log_return,
-        warnings=staleness_warnings(meta, last_time, synthetic, now),
+        version=version_dir.name, last_candle=last_time, last_close=prediction.last_close,
+        target_time=pd.Timestamp(prediction.target_time, tz="UTC"),
+        predicted_close=prediction.predicted_close, predicted_log_return=prediction.log_return,
+        warnings=staleness_warnings(model.meta, last_time, synthetic, now),
     )
 
 

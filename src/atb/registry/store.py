@@ -6,6 +6,10 @@ become a real symbol's `latest`, the model `atb predict SYMBOL` would use on rea
 A version is written into a hidden staging folder and renamed into place only when complete; `latest`
 is a relative symlink swapped atomically (os.replace) after that. Staging folders left by a killed
 run are removed by the next run once their process is gone.
+
+`champion` is the version the prediction server answers with: a second relative symlink beside `latest`, created
+from `latest` when a server first meets a symbol without one, and moved only by `atb ab promote`. Training,
+benchmarks and searches move `latest`, never what production serves.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +31,8 @@ from atb.registry.version_id import numbered
 
 MODEL_TYPE = "price"
 LATEST = "latest"
+CHAMPION = "champion"
+POINTERS = (LATEST, CHAMPION)
 STAGING_PREFIX = ".staging-"
 REQUIRED_FILES = ("metadata.json", "model.onnx")
 SYNTHETIC_SUFFIX = "-SYNTHETIC"
@@ -93,16 +100,38 @@ class ModelStore:
                 if target.exists():
                     continue
                 raise
-            self._point_latest(parent, target.name)
+            _point(parent, LATEST, target.name)
             return target
         raise ModelError(f"could not find a free version name for {name} in {parent}")
 
-    @staticmethod
-    def _point_latest(parent: Path, name: str) -> None:
-        tmp = parent / f".latest-{os.getpid()}"
-        tmp.unlink(missing_ok=True)
-        os.symlink(name, tmp)  # relative, so the registry can be moved or mounted elsewhere
-        os.replace(tmp, parent / LATEST)
+    def champion_name(self, symbol: str) -> str | None:
+        return self._pointer(symbol, CHAMPION)
+
+    def promote(self, symbol: str, version: str) -> str | None:
+        """Point `champion` at a complete version (a name, or `latest`), atomically; returns the version it
+        pointed at before."""
+        if version in POINTERS:
+            named = self._pointer(symbol, version)
+            if named is None:
+                raise ModelError(f"{symbol} has no '{version}' version in {self.price_dir(symbol)}")
+            version = named
+        if not version or "/" in version or version.startswith("."):
+            raise ModelError(f"not a version folder name: {version!r} (see 'atb models list {symbol}')")
+        self.resolve(symbol, version)  # ModelError for a missing or incomplete version
+        previous = self.champion_name(symbol)
+        _point(self.price_dir(symbol), CHAMPION, version)
+        return previous
+
+    def ensure_champion(self, symbol: str) -> str | None:
+        """The champion's name; where there is none yet, `champion` is created from `latest` (None: no model)."""
+        current = self.champion_name(symbol)
+        if current is not None:
+            return current
+        latest = self.latest_name(symbol)
+        if latest is None:
+            return None
+        _point(self.price_dir(symbol), CHAMPION, latest)
+        return latest
 
     def remove_stale_staging(self, symbol: str) -> None:
         parent = self.price_dir(symbol)
@@ -128,8 +157,13 @@ class ModelStore:
         ]
 
     def latest_name(self, symbol: str) -> str | None:
-        link = self.price_dir(symbol) / LATEST
-        return os.readlink(link) if link.is_symlink() else None
+        return self._pointer(symbol, LATEST)
+
+    def _pointer(self, symbol: str, pointer: str) -> str | None:
+        try:
+            return os.readlink(self.price_dir(symbol) / pointer)
+        except OSError:  # no such link (or not a link)
+            return None
 
     def resolve(self, symbol: str, version: str | None = None) -> Path:
         parent = self.price_dir(symbol)
@@ -152,6 +186,14 @@ class ModelStore:
                     f"(e.g. 'atb predict {synthetic} --data-source synthetic')")
         flag = " --data-source synthetic" if is_synthetic_folder(symbol) else ""
         return f"{message}; train one with 'atb train model {market_symbol(symbol)}{flag}'"
+
+
+def _point(parent: Path, pointer: str, name: str) -> None:
+    """Make `parent/pointer` a relative symlink to `name` by an atomic swap: readers see the old or the new one."""
+    tmp = parent / f".{pointer}-{os.getpid()}-{threading.get_ident()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(name, tmp)  # relative, so the registry can be moved or mounted elsewhere
+    os.replace(tmp, parent / pointer)
 
 
 def _set_version_id(staged: Path, name: str) -> None:

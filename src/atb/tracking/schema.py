@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -216,3 +217,35 @@ class BenchmarkRun(Base):
     training_runs: Mapped[list[TrainingRun]] = relationship(secondary=benchmark_run_training_runs)
 
     __table_args__ = (Index(None, "created_at"),)
+
+
+PREDICTION_ROLES = ("champion", "challenger")
+PREDICTION_SOURCES = ("request", "follow")  # answered to a client, or made by `atb serve --follow` at a bar close
+
+
+class ServedPrediction(Base):
+    """One forecast made by the prediction server (`atb serve`): the A/B log that `atb ab report` scores."""
+
+    __tablename__ = "served_predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]  # when the forecast was made (the server's clock)
+    symbol: Mapped[str]  # the registry folder: BTCUSDT, or BTCUSDT-SYNTHETIC
+    version_id: Mapped[str]
+    role: Mapped[str]
+    answered: Mapped[bool] = mapped_column(Boolean)  # the forecast a client got back (not a shadow or follow one)
+    source: Mapped[str]
+    timeframe: Mapped[str | None]
+    last_time: Mapped[datetime]  # open time of the newest candle the forecast saw
+    target_time: Mapped[datetime]  # open time of the candle it forecasts
+    last_close: Mapped[float] = mapped_column(Float)
+    predicted_return: Mapped[float] = mapped_column(Float)  # log return, ln(predicted_close / last_close)
+    predicted_close: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_sql_list(PREDICTION_ROLES)})", name="role"),
+        CheckConstraint(f"source IN ({_sql_list(PREDICTION_SOURCES)})", name="source"),
+        Index(None, "symbol", "target_time"),
+        Index(None, "version_id"),
+    )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
+from atb.data.sources import SYNTHETIC
 from atb.jsonio import clean_text
 from atb.registry.metadata import VersionMetadata
 from atb.registry.store import market_symbol
@@ -65,12 +66,17 @@ def sync_registry(models_dir: Path, url: URL | None = None) -> SyncReport:
     return report
 
 
-def _known_runs(session: Session) -> dict[str, list[tuple[int, str | None, str]]]:
-    known: dict[str, list[tuple[int, str | None, str]]] = {}
-    query = select(TrainingRun.id, TrainingRun.version_id, TrainingRun.symbol, TrainingRun.status).where(
-        TrainingRun.version_id.is_not(None)).order_by(TrainingRun.id.desc())
-    for run_id, version, symbol, status in session.execute(query):
-        known.setdefault(version, []).append((run_id, symbol, status))
+Known = dict[str, list[tuple[int, str | None, str, bool | None]]]
+
+
+def _known_runs(session: Session) -> Known:
+    """version id -> (run id, symbol, status, synthetic or None when unknown), newest first."""
+    known: Known = {}
+    query = select(TrainingRun.id, TrainingRun.version_id, TrainingRun.symbol, TrainingRun.status,
+                   TrainingRun.data_source).where(TrainingRun.version_id.is_not(None)).order_by(TrainingRun.id.desc())
+    for run_id, version, symbol, status, source in session.execute(query):
+        synthetic = None if source is None else source == SYNTHETIC
+        known.setdefault(version, []).append((run_id, symbol, status, synthetic))
     return known
 
 
@@ -86,13 +92,13 @@ def _read(path: Path, report: SyncReport) -> VersionMetadata | None:
     return VersionMetadata.from_json(metadata)  # lenient: the run log keeps what a sparse document has
 
 
-def _sync_one(engine: Engine, path: Path, metadata: VersionMetadata,
-              known: dict[str, list[tuple[int, str | None, str]]], report: SyncReport) -> None:
+def _sync_one(engine: Engine, path: Path, metadata: VersionMetadata, known: Known, report: SyncReport) -> None:
     columns = metadata_columns(metadata)
     version = columns["version_id"] or path.parent.name
     symbol = columns["symbol"] or market_symbol(path.parents[2].name)  # BTCUSDT-SYNTHETIC/ holds BTCUSDT runs
-    rows = [row for row in known.get(version, []) if row[1] in (symbol, None)]
-    if any(status == "completed" for _, _, status in rows):
+    # One second of creation time names a version: a real and a synthetic run of one symbol can share it.
+    rows = [row for row in known.get(version, []) if row[1] in (symbol, None) and row[3] in (metadata.synthetic, None)]
+    if any(status == "completed" for _, _, status, _ in rows):
         report.present += 1
         return
     columns.update(version_id=version, symbol=symbol, model_dir=str(path.parent.absolute()))
