@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from atb import __version__
-from atb.cli import bench, data, db, dev, models, runs, train
+from atb.cli import bench, data, db, dev, doctor, models, runs, train
 from atb.cli.app import run_app
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.command("predict")(models.predict)
+app.command("doctor")(doctor.doctor)
 
 
 def _version(value: bool) -> None:
