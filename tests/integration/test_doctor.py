@@ -153,3 +153,21 @@ def test_the_cli_doctor_checks_a_user_version_and_writes_nothing_of_theirs(fakes
     assert checks[("audit", user.version_dir.name)]["status"] == "PASS"
     assert checks[("audit", "the doctor's fresh versions")]["status"] == "PASS"
     assert _snapshot(models, db) == before
+
+
+def test_the_benchmark_with_doctor_includes_its_checklist(fakes, tmp_path, monkeypatch, atb_cli) -> None:
+    monkeypatch.setitem(doctor_settings.PRESETS, "quick", TINY)
+    out, models = tmp_path / "out", tmp_path / "models"
+    result = atb_cli(["bench", "phase1", "--quick", "--models", f"{MLP.name}:lightweight", "--data-source", "synthetic",
+                      "--days", "7", "--epochs", "2", "--models-dir", str(models), "--no-db", "--output-dir", str(out),
+                      "--doctor", "--device", "cpu"])
+    assert result.code == 0, result.err
+    results = json.loads((out / "phase1_results.json").read_text())
+    doctor = results["doctor"]
+    assert results["settings"]["doctor"] is True and doctor["status"] in ("PASS", "WARN")
+    audited = [c for c in doctor["checks"] if c["family"] == "audit" and c["name"] == results["runs"][0]["version_id"]]
+    assert audited and audited[0]["status"] == "PASS"  # the benchmark's newest version, audited
+    report = (out / "phase1_report.md").read_text()
+    assert "## Doctor: no signal, or a bug?" in report
+    assert f"| PASS | known-signal recovery: {MLP.name} (lightweight) |" in report
+    assert "known-signal recovery" in result.out  # and the checklist is printed

@@ -55,8 +55,9 @@ def test_plant_leak_puts_the_next_return_into_the_volume() -> None:
     assert np.corrcoef(moved, nxt)[0, 1] > 0.999 and leaked["volume"].iloc[-1] == c["volume"].iloc[-1]
 
 
-def _score(skill=0.25, oracle=0.28, p=1e-6, p_oracle=0.9, accuracy=74.0, low=68.0, oracle_accuracy=75.0) -> Score:
-    return Score(216, 1, skill, [skill], oracle, p, p_oracle, accuracy, low, oracle_accuracy)
+def _score(skill=0.25, oracle=0.28, p=1e-6, p_oracle=0.9, accuracy=74.0, oracle_accuracy=75.0,
+           p_direction=0.8) -> Score:
+    return Score(216, 1, skill, [skill], oracle, p, p_oracle, accuracy, oracle_accuracy, p_direction)
 
 
 def test_known_signal_rules() -> None:
@@ -67,7 +68,7 @@ def test_known_signal_rules() -> None:
     assert signal_check("m", _score(skill=-0.3), -0.7).status is Status.FAIL  # a misaligned target
     too_good = signal_check("m", _score(skill=0.45, p_oracle=1e-4), -0.7)  # beats the best possible forecast
     assert too_good.status is Status.FAIL and too_good.summary.startswith("too good to be true")
-    direction = signal_check("m", _score(accuracy=90.0, low=85.0), -0.7)
+    direction = signal_check("m", _score(accuracy=90.0, p_direction=1e-5), -0.7)
     assert direction.status is Status.FAIL and "above the best possible forecast" in direction.detail
 
 

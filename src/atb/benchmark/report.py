@@ -87,6 +87,7 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
     if decision is not None:
         out += ["## Decision", "", f"**{decision.headline}**", ""]
         out += [_md_line(line) for line in decision.lines()[1:]] + [""]
+    out += doctor_lines(results.get("doctor"))
     if plot_name:
         out += [f"![Phase 1 comparison]({plot_name})", ""]
     out += fold_lines(results.get("folds", []))
@@ -105,6 +106,19 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
           str(r.metrics.get("epochs_run", "—")), r.version_id or (r.error or "")] for r in records],
         left=("model", "status", "version / error")), ""]
     return "\n".join(out)
+
+
+def doctor_lines(doctor: dict | None) -> list[str]:
+    """`--doctor`: the checklist of `atb doctor --quick`, one row per check."""
+    if not doctor:
+        return []
+    from atb.doctor.result import FAMILIES
+
+    rows = [[c["status"], f"{FAMILIES[c['family']]}: {c['name']}", c["summary"]] for c in doctor["checks"]]
+    return ["## Doctor: no signal, or a bug?", "", f"`atb doctor --quick` ({doctor['seconds']:.0f} s): "
+            f"**{doctor['verdict']}**", "",
+            markdown_table(("status", "check", "figures"), rows, left=("status", "check", "figures")), "",
+            *[f"- {note}" for note in doctor["notes"]], ""]
 
 
 def fold_lines(folds: list[dict]) -> list[str]:

@@ -61,6 +61,7 @@ class BenchSettings:
     device: str = TrainRequest.device
     log_to_db: bool = True
     synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef
+    doctor: bool = False  # --doctor: run `atb doctor --quick` after the runs and include its result
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -80,6 +81,7 @@ class BenchSettings:
             "models_dir": None if self.models_dir is None else str(self.models_dir),
             "output_dir": str(self.output_dir), "device": self.device, "log_to_db": self.log_to_db,
             "synthetic_ar_coef": self.synthetic_ar_coef if self.data_source == "synthetic" else None,
+            "doctor": self.doctor,
         }
 
 
@@ -118,7 +120,7 @@ def make_settings(
     models: str | None = None, seeds: int | None = None, walk_forward: int = 1, end_date: str | None = None,
     data_source: str | None = None, data_file: str | Path | None = None, models_dir: Path | None = None,
     output_dir: Path = Path("artifacts"), device: str = TrainRequest.device, timeframe: str = TrainRequest.timeframe,
-    log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef,
+    log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef, doctor: bool = False,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -145,6 +147,7 @@ def make_settings(
         end=end, end_date=end_date.strip() if end_date is not None else None,
         data_source=source, data_file=str(data_file) if data_file else None, models_dir=models_dir,
         output_dir=Path(output_dir), device=device, log_to_db=log_to_db, synthetic_ar_coef=synthetic_ar_coef,
+        doctor=doctor,
     )
 
 

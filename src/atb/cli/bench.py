@@ -37,6 +37,9 @@ def phase1(
     device: opt.Device = TrainRequest.device,
     timeframe: opt.Timeframe = TrainRequest.timeframe,
     no_db: opt.NoDb = False,
+    doctor: bool = typer.Option(False, "--doctor", help="Also run `atb doctor --quick` on the same candles and "
+                                                        "models (a few minutes) and include its checklist in the "
+                                                        "report: is a negative result the market or a bug?"),
 ) -> None:
     """Train every architecture (x seeds x folds), compare them with the naive forecast and the baseline
     architecture, apply the guide's decision matrix, and write phase1_results.json, phase1_report.md and
@@ -51,6 +54,7 @@ def phase1(
         quick=quick, full=full, symbol=symbol, days=days, epochs=epochs, models=models, seeds=seeds,
         walk_forward=walk_forward, end_date=end_date, data_source=data_source, data_file=data_file,
         models_dir=models_dir, output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
+        doctor=doctor,
     )
     runs = len(make_plan(settings, None))
     kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
@@ -97,6 +101,11 @@ def _print_result(result) -> None:
     if result.decision is not None:
         for line in result.decision.lines():
             out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if results.get("doctor"):
+        from atb.cli.doctor import render
+
+        out.print("")
+        render(result.doctor)
     for name, path in result.files.items():
         out.print(f"[dim]{name}:[/dim] {path}", highlight=False, soft_wrap=True)
     if result.benchmark_id is not None:

@@ -86,9 +86,10 @@ def resolve_user_version(settings: DoctorSettings) -> Path | None:
 
     store = ModelStore(models_dir(settings.models_dir))
     folder = registry_symbol(settings.symbol, settings.data_source == "synthetic")
-    if settings.version is None and store.latest_name(folder) is None:
-        return None
-    return store.resolve(folder, settings.version)
+    if settings.version is not None:
+        return store.resolve(folder, settings.version)
+    latest = store.latest_name(folder)  # a damaged latest version is a finding of the audit, not an error
+    return None if latest is None else store.price_dir(folder) / latest
 
 
 def user_candles(settings: DoctorSettings) -> tuple[pd.DataFrame | None, str]:

@@ -74,8 +74,10 @@ class Score:
     p_vs_naive: float  # one-sided DM, H1: the model's loss is lower than naive persistence's
     p_vs_oracle: float  # one-sided DM, H1: the model's loss is lower than the best possible forecast's
     accuracy: float  # directional accuracy in %, mean over the seeds
-    accuracy_low: float  # the highest lower end of the seeds' Wilson 95% intervals
     oracle_accuracy: float
+    # One-sided exact McNemar test on the windows where the model and the oracle call the direction differently,
+    # H1: the model is right more often than the best possible forecast (the smallest over the seeds, Bonferroni).
+    p_direction_vs_oracle: float
 
     @property
     def share(self) -> float:
@@ -87,7 +89,8 @@ class Score:
                 "rmse_skill_seeds": self.seed_skills, "attainable_skill": self.oracle_skill,
                 "share_of_attainable": self.share, "dm_p_one_sided_vs_naive": self.p_vs_naive,
                 "dm_p_one_sided_vs_oracle": self.p_vs_oracle, "directional_accuracy": self.accuracy,
-                "directional_accuracy_low95": self.accuracy_low, "oracle_directional_accuracy": self.oracle_accuracy}
+                "oracle_directional_accuracy": self.oracle_accuracy,
+                "direction_p_one_sided_vs_oracle": self.p_direction_vs_oracle}
 
 
 def score(runs: list[MarketRun], candles: pd.DataFrame, phi: float) -> Score:
@@ -106,17 +109,32 @@ def score(runs: list[MarketRun], candles: pd.DataFrame, phi: float) -> Score:
     def skill(sq: np.ndarray) -> float:
         return 1 - float(np.sqrt(sq.mean() / naive_sq.mean()))
 
-    directions = [directional_accuracy(last, actual, r.predictions["predicted_close"].to_numpy(np.float64))
-                  for r in runs]
+    forecasts = [r.predictions["predicted_close"].to_numpy(np.float64) for r in runs]
+    directions = [directional_accuracy(last, actual, f) for f in forecasts]
     return Score(
         windows=len(first), seeds=len(runs), skill=skill(model_sq), seed_skills=[skill(s) for s in per_seed],
         oracle_skill=skill(oracle_sq),
         p_vs_naive=_p(diebold_mariano_losses(model_sq, naive_sq).p_value_one_sided),
         p_vs_oracle=_p(diebold_mariano_losses(model_sq, oracle_sq).p_value_one_sided),
         accuracy=float(np.mean([d.accuracy for d in directions])),
-        accuracy_low=float(max(d.ci95[0] for d in directions)),
         oracle_accuracy=directional_accuracy(last, actual, oracle).accuracy,
+        p_direction_vs_oracle=min(1.0, len(runs) * min(direction_vs(f, oracle, last, actual) for f in forecasts)),
     )
+
+
+def direction_vs(forecast: np.ndarray, reference: np.ndarray, last: np.ndarray, actual: np.ndarray) -> float:
+    """Exact one-sided McNemar test: over the moves with a direction, of the windows where exactly one of the two
+    calls is right, is the forecast's share above one half? (The two calls share their windows: a paired test.)"""
+    from scipy.stats import binomtest  # deferred: scipy
+
+    moved = actual != last
+    up = actual[moved] > last[moved]
+    right = (forecast[moved] > last[moved]) == up
+    reference_right = (reference[moved] > last[moved]) == up
+    only_forecast, only_reference = int((right & ~reference_right).sum()), int((~right & reference_right).sum())
+    if only_forecast + only_reference == 0:
+        return 1.0
+    return float(binomtest(only_forecast, only_forecast + only_reference, 0.5, alternative="greater").pvalue)
 
 
 def _p(value: float) -> float:

@@ -22,9 +22,10 @@ def too_good(s: Score) -> list[str]:
     if s.skill > s.oracle_skill and s.p_vs_oracle < TOO_GOOD_P:
         reasons.append(f"lower squared error than the best possible forecast from the past (skill {pct(s.skill)} > "
                        f"{pct(s.oracle_skill)}, one-sided DM p={p_text(s.p_vs_oracle)} < {TOO_GOOD_P})")
-    if s.accuracy_low > s.oracle_accuracy:
-        reasons.append(f"directional accuracy {s.accuracy:.1f}% (95% lower bound {s.accuracy_low:.1f}%) above the "
-                       f"best possible forecast's {s.oracle_accuracy:.1f}%")
+    if s.accuracy > s.oracle_accuracy and s.p_direction_vs_oracle < TOO_GOOD_P:
+        reasons.append(f"directional accuracy {s.accuracy:.1f}% above the best possible forecast's "
+                       f"{s.oracle_accuracy:.1f}% (one-sided McNemar p={p_text(s.p_direction_vs_oracle)} < "
+                       f"{TOO_GOOD_P})")
     return reasons
 
 
