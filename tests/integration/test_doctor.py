@@ -171,3 +171,41 @@ def test_the_benchmark_with_doctor_includes_its_checklist(fakes, tmp_path, monke
     assert "## Doctor: no signal, or a bug?" in report
     assert f"| PASS | known-signal recovery: {MLP.name} (lightweight) |" in report
     assert "known-signal recovery" in result.out  # and the checklist is printed
+
+
+def test_the_audit_of_a_version_trained_on_a_file_catches_edited_predictions_and_metrics(fakes, tmp_path) -> None:
+    from atb.data.synthetic import synthetic_candles
+    from atb.doctor.audit import audit_version, version_candles
+    from atb.registry.store import read_metadata
+    from atb.training.pipeline import train_model
+    from atb.training.request import TrainRequest
+
+    candles = synthetic_candles(600, symbol="TEST", seed=5).drop(index=range(200, 203)).reset_index(drop=True)
+    path = tmp_path / "candles.csv"
+    candles.to_csv(path, index=False)
+    outcome = train_model(TrainRequest(symbol="TEST", architecture=MLP.name, variant="lightweight", days=12, epochs=1,
+                                       data_source="file", data_file=str(path), models_dir=tmp_path / "m",
+                                       device="cpu", log_to_db=False))
+    version = outcome.version_dir
+
+    def audit():
+        span, note = version_candles(read_metadata(version), candles)
+        return audit_version(version, span, note, version.name)
+
+    clean = audit()
+    assert clean.status is Status.PASS, clean.summary
+    assert "scaler.json = the statistics" in clean.summary and "closes" in clean.summary
+
+    predictions = pd.read_parquet(version / "predictions.parquet")
+    shifted = predictions.assign(actual_close=predictions["actual_close"].shift(-1).fillna(predictions["last_close"]))
+    shifted.to_parquet(version / "predictions.parquet", index=False)  # the target one bar late
+    bad = audit()
+    assert bad.status is Status.FAIL and "actual_close is not the close at the target time" in bad.summary
+    assert "metrics differ from predictions.parquet" in bad.summary  # metadata no longer follows from the file
+
+    predictions.to_parquet(version / "predictions.parquet", index=False)
+    meta = json.loads((version / "metadata.json").read_text())
+    meta["data"]["validation"]["start"] = meta["data"]["train"]["end"]  # overlapping splits
+    (version / "metadata.json").write_text(json.dumps(meta))
+    overlap = audit()
+    assert overlap.status is Status.FAIL and overlap.summary.startswith("splits:")

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from atb.cli import options as opt
 from atb.cli.console import err, out
+from atb.doctor.settings import PRESETS
 from atb.training.request import TrainRequest
 
 if TYPE_CHECKING:
@@ -27,12 +28,14 @@ def doctor(
     models: str | None = typer.Option(None, "--models", help="Comma list of architectures, each with an optional "
                                                              ":variant (default: every architecture; lightweight "
                                                              "with --quick, default otherwise)."),
-    quick: bool = typer.Option(False, "--quick", help="One seed, 60-day markets, 10 epochs: under 3 minutes on 2 "
-                                                      "cores. Without it: 3 seeds, 120-day markets, 20 epochs."),
+    quick: bool = typer.Option(False, "--quick", help=f"{PRESETS['quick'].describe()}: under 3 minutes on 2 cores. "
+                                                      f"Without it: {PRESETS['full'].describe()}."),
     version: opt.Version = None,
     models_dir: opt.ModelsDir = None,
     device: opt.Device = TrainRequest.device,
-    threads: opt.Threads = None,
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads (default $ATB_THREADS, else 1: the "
+                                                                 "doctor's models are small, the machine may be "
+                                                                 "shared)."),
     as_json: opt.Json = False,
 ) -> None:
     """Check your candles, run atb's pipeline on markets whose answer is known (a planted signal, none, a planted

@@ -42,6 +42,7 @@ def run_doctor(settings: DoctorSettings, progress: Progress | None = None) -> Do
     else:
         checks += _timed(lambda: data_checks(candles, settings.timeframe))
 
+    _set_threads(settings)
     with tempfile.TemporaryDirectory(prefix="atb-doctor-") as tmp:
         registry = Path(tmp) / "models"
         runner = DoctorRuns(settings, registry, say)
@@ -65,6 +66,14 @@ def run_doctor(settings: DoctorSettings, progress: Progress | None = None) -> Do
         f"{candles['open_time'].iloc[-1]:%Y-%m-%d})")
     report = DoctorReport({**settings.to_dict(), "candles": described}, checks, notes, time.perf_counter() - started)
     return report
+
+
+def _set_threads(settings: DoctorSettings) -> None:
+    from atb.training.device import busy_cores_warning, configure_threads, resolve_device  # torch: deferred
+
+    threads = configure_threads(settings.torch_threads)  # for the learning check; each training run sets it too
+    if resolve_device(settings.device).type == "cpu" and (hint := busy_cores_warning(threads)):
+        log.warning(hint)  # the doctor trains 7+ models: a busy machine can make --quick take many times longer
 
 
 def attainable_note() -> str:
@@ -177,26 +186,27 @@ class DoctorRuns:
             seconds[name] = time.perf_counter() - t0
         return runs, errors, seconds
 
-    def known_signal(self) -> tuple[list[CheckResult], pd.DataFrame]:
+    def known_signal(self, market: markets.Market = markets.SIGNAL) -> tuple[list[CheckResult], pd.DataFrame]:
+        """One line per architecture, and the market's candles. ``market``: another seed (benchmarks/)."""
         arch, variant = self.settings.models[0]
-        candles = market_candles(self.request(markets.SIGNAL, arch, variant))
-        runs, errors, seconds = self._train_all(markets.SIGNAL, "known signal")
+        candles = market_candles(self.request(market, arch, variant))
+        runs, errors, seconds = self._train_all(market, "known signal")
         self.signal_runs = runs
         out = []
         for name in self.settings.labels():
             if name in errors:
                 out.append(CheckResult("signal", name, Status.FAIL, errors[name], seconds=seconds[name]))
                 continue
-            result = _guard("signal", name, lambda n=name: signal_check(n, score(runs[n], candles, markets.SIGNAL_AR),
-                                                                        markets.SIGNAL_AR))
+            result = _guard("signal", name, lambda n=name: signal_check(n, score(runs[n], candles, market.ar_coef),
+                                                                        market.ar_coef))
             result.seconds = seconds[name]
             out.append(result)
         return out, candles
 
-    def placebo(self) -> list[CheckResult]:
+    def placebo(self, market: markets.Market = markets.PLACEBO) -> list[CheckResult]:
         arch, variant = self.settings.models[0]
-        candles = market_candles(self.request(markets.PLACEBO, arch, variant))
-        runs, errors, seconds = self._train_all(markets.PLACEBO, "placebo")
+        candles = market_candles(self.request(market, arch, variant))
+        runs, errors, seconds = self._train_all(market, "placebo")
         scores: dict[str, Score] = {n: score(r, candles, 0.0) for n, r in runs.items()}
         out = placebo_checks(scores) if scores else []
         out += [CheckResult("placebo", n, Status.FAIL, e) for n, e in errors.items()]

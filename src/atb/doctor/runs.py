@@ -33,7 +33,7 @@ def market_request(market: Market, architecture: str, variant: str, seed: int, s
     return TrainRequest(
         symbol=MARKET_SYMBOL, architecture=architecture, variant=variant, timeframe=settings.timeframe,
         days=settings.preset.target_bars / bars_per_day(settings.timeframe), epochs=settings.preset.epochs,
-        seed=seed, device=settings.device, threads=settings.threads, models_dir=models_dir, log_to_db=False,
+        seed=seed, device=settings.device, threads=settings.torch_threads, models_dir=models_dir, log_to_db=False,
         **source,
     )
 

@@ -3,6 +3,7 @@ model versions are. Every argument is checked here, before anything trains, and 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,11 @@ class Preset:
     epochs: int
     seeds: int  # model seeds per architecture, on the same market (their squared errors are pooled)
     variant: str  # the variant of an architecture named without one
+
+    def describe(self) -> str:
+        seeds = "1 seed" if self.seeds == 1 else f"{self.seeds} seeds"
+        return (f"{seeds}, markets of {self.target_bars:,} target bars, {self.epochs} epochs, {self.variant} "
+                "variants")
 
 
 # quick: 1440 targets (216 test windows), measured reliable with the lightweight variants (README, doctor section).
@@ -39,7 +45,14 @@ class DoctorSettings:
     version: str | None = None  # None: the symbol's latest, when there is one
     models_dir: Path | None = None  # the user's registry (read only)
     device: str = TrainRequest.device
-    threads: int | None = None
+    threads: int | None = None  # None: ATB_THREADS, else 1 (see torch_threads)
+
+    @property
+    def torch_threads(self) -> int | None:
+        """--threads, else ATB_THREADS (None: read there), else one thread. The doctor's models are small and the
+        machine may be shared: on 2 busy cores the quick doctor took 71 s with one thread and 381 s with two
+        (benchmarks/doctor_time.py), while training's default of every core suits one big model on a quiet one."""
+        return self.threads or (None if os.environ.get("ATB_THREADS") else 1)
 
     def labels(self) -> list[str]:
         return [label(arch, variant) for arch, variant in self.models]
@@ -49,7 +62,8 @@ class DoctorSettings:
                 "seeds": self.preset.seeds, "models": [f"{a}:{v}" for a, v in self.models], "symbol": self.symbol,
                 "timeframe": self.timeframe, "data_source": self.data_source, "data_file": self.data_file,
                 "exchange": self.exchange, "version": self.version,
-                "models_dir": None if self.models_dir is None else str(self.models_dir), "device": self.device}
+                "models_dir": None if self.models_dir is None else str(self.models_dir), "device": self.device,
+                "threads": self.torch_threads}
 
 
 def label(architecture: str, variant: str) -> str:
