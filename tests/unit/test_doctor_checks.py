@@ -63,7 +63,7 @@ def _score(skill=0.25, oracle=0.28, p=1e-6, p_oracle=0.9, accuracy=74.0, oracle_
 def test_known_signal_rules() -> None:
     assert signal_check("m", _score(), -0.7).status is Status.PASS
     weak = signal_check("m", _score(skill=0.15), -0.7)  # 54% of the attainable
-    assert weak.status is Status.FAIL and "70% required" in weak.detail
+    assert weak.status is Status.FAIL and "60% required" in weak.detail
     assert signal_check("m", _score(p=0.2), -0.7).status is Status.FAIL  # not significant
     assert signal_check("m", _score(skill=-0.3), -0.7).status is Status.FAIL  # a misaligned target
     too_good = signal_check("m", _score(skill=0.45, p_oracle=1e-4), -0.7)  # beats the best possible forecast

@@ -22,9 +22,9 @@ test checks them against a long simulation.
 either way flips the sign of what is learnt (the label r_t fits +1 x the window's last return; the label
 r_{t+2} fits +phi^2), so a shifted target scores far below naive instead of close to the oracle. **Why |phi| =
 0.7**: a model's shortfall from the oracle (estimation error) does not shrink with phi while the attainable gain
-grows with phi^2; at 0.5 the lightweight CNN-LSTM missed 70% of the attainable skill on 3 of 4 markets of 1,440
-targets, at 0.7 on none of 12 (benchmarks/doctor_reliability.py). Features that lag the window by a bar still
-fail: they attain 1 - sqrt(1 - phi^4), under half the oracle's skill.
+grows with phi^2; on markets of 1,440 targets the lightweight CNN-LSTM missed 70% of the attainable skill on 3 of
+4 markets at 0.5 and on 1 of 12 at 0.7 (hence the quick preset's 2,160 targets; benchmarks/doctor_reliability.py).
+Features that lag the window by a bar still fail: they attain 1 - sqrt(1 - phi^4), under half the oracle's skill.
 """
 
 from __future__ import annotations

@@ -26,9 +26,10 @@ class Preset:
                 "variants")
 
 
-# quick: 1440 targets (216 test windows), measured reliable with the lightweight variants (README, doctor section).
+# quick: 2,160 targets (325 test windows): with 1,440 the lightweight CNN-LSTM fell short of 70% of the attainable
+# skill on 1 market in 12 (benchmarks/doctor_reliability.py; more epochs did not help, more data did).
 PRESETS = {
-    "quick": Preset("quick", target_bars=1440, epochs=10, seeds=1, variant="lightweight"),
+    "quick": Preset("quick", target_bars=2160, epochs=10, seeds=1, variant="lightweight"),
     "full": Preset("full", target_bars=2880, epochs=20, seeds=3, variant="default"),
 }
 

@@ -11,7 +11,10 @@ from atb.doctor.result import CheckResult, Status
 from atb.doctor.runs import Score
 from atb.doctor.shared import p_text, pct
 
-SHARE_REQUIRED = 0.70  # of the attainable skill
+# Of the attainable skill. A correct pipeline reached 0.70-0.98 (median 0.91) on 36 quick runs (12 markets x 3
+# architectures, benchmarks/doctor_reliability.py); the planted faults reach at most 1 - sqrt(1 - phi^4) / the
+# attainable = 0.45 (features a bar late), 0 (a constant), below 0 (a target shifted either way).
+SHARE_REQUIRED = 0.60
 SIGNIFICANCE = 0.05  # one-sided DM p vs naive persistence
 TOO_GOOD_P = 0.01  # one-sided DM p vs the best possible forecast: below it, the model knows the future
 
