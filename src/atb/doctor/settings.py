@@ -26,7 +26,7 @@ class Preset:
                 "variants")
 
 
-# quick: 2,160 targets (325 test windows): with 1,440 the lightweight CNN-LSTM fell short of 70% of the attainable
+# quick: 2,160 targets (324 test windows): with 1,440 the lightweight CNN-LSTM fell short of 70% of the attainable
 # skill on 1 market in 12 (benchmarks/doctor_reliability.py; more epochs did not help, more data did).
 PRESETS = {
     "quick": Preset("quick", target_bars=2160, epochs=10, seeds=1, variant="lightweight"),
