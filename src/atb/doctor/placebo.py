@@ -25,7 +25,8 @@ def placebo_checks(scores: dict[str, Score]) -> list[CheckResult]:
     out = []
     for label, flagged, p_holm in zip(labels, reject, adjusted, strict=True):
         s = scores[label]
-        line = (f"skill {pct(s.skill, sign=True)} vs naive on a market with no signal ({s.windows} test windows); "
+        line = (f"skill {pct(s.skill, sign=True)} vs naive on a market with no signal ({s.windows} test windows"
+                f"{f', {s.seeds} seeds pooled' if s.seeds > 1 else ''}); "
                 f"DM p {p_text(s.p_vs_naive)}, Holm-adjusted {p_text(float(p_holm))}; dir. acc. {s.accuracy:.1f}%")
         figures = {**s.to_dict(), "p_holm": float(p_holm), "alpha": ALPHA, "tests": len(labels)}
         if flagged:
