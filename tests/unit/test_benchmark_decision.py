@@ -167,8 +167,13 @@ def test_scenario_4_without_skill_points_at_the_data_as_well_as_the_code():
     for r in data:
         r["dm_p_one_sided_vs_naive"] = None if r["is_naive"] else 0.6
     d = decide(data)
-    assert d.scenario == 4 and any("pytest tests/benchmark" in c for c in d.caveats)
-    assert not any("pytest tests/benchmark" in c for c in decide(rows(-2.0, 0.5)).caveats)  # skill: no caveat
+    assert d.scenario == 4 and any("(atb doctor)" in c for c in d.caveats)
+    assert not any("(atb doctor)" in c for c in decide(rows(-2.0, 0.5)).caveats)  # skill: no caveat
+    # Scenario 4's advice names the doctor, beside the guide's own steps (and for a smoke test's nominal reading).
+    assert any(line.startswith("  - atb: tell an efficient market from a bug with `atb doctor") for line in d.lines())
+    smoke = decide(data, smoke_test=True)
+    assert smoke.too_small and any("`atb doctor" in line for line in smoke.lines())
+
 
 
 def traded(r: dict, psr: float | None, seeds: list, hold: float = 0.5) -> dict:

@@ -41,6 +41,11 @@ FAST_RATIO = 0.75  # "clearly the fastest": at least a quarter faster than the n
 SIMILAR_RMSE = 0.05  # "accuracy similar": within 5% of the best RMSE
 MIN_DECISION_WINDOWS = 100  # fewer pooled test windows cannot tell models apart on 1h returns
 ECONOMIC_PSR = 0.95  # "beats buy-and-hold after costs": P(its true Sharpe > buy-and-hold's) above this
+# Scenarios 3 and 4 ask to check the data, the models, the split and the features: atb's doctor does that.
+DOCTOR_SCENARIOS = (3, 4)
+DOCTOR_STEP = ("atb: tell an efficient market from a bug with `atb doctor SYMBOL --data-file FILE --quick` (or the "
+               "benchmark's --doctor): data quality, a planted signal the models must learn, a placebo, a leakage "
+               "canary, a version audit")
 
 
 @dataclass(frozen=True)
@@ -134,10 +139,14 @@ class Decision:
         if self.too_small and self.scenario is not None:
             out.append(f"Nominal reading only (not a decision): Scenario {self.scenario} - "
                        f"{SCENARIOS[self.scenario].title}")
+            if self.scenario in DOCTOR_SCENARIOS:
+                out.append(f"  - {DOCTOR_STEP}")
         for number in chosen:
             s = SCENARIOS[number]
             out.append(f"Scenario {number} ({s.title}) - Action: {s.action}")
             out += [f"  - {step}" for step in s.steps]
+            if number in DOCTOR_SCENARIOS:
+                out.append(f"  - {DOCTOR_STEP}")
             out.append(f"  Why (the guide's reading): {s.why}")
         if self.scenario_5_reason:
             out.append(f"{_display(a for a in architectures.architectures() if a.speed_candidate)}: "
@@ -188,7 +197,7 @@ def decide(rows: list[dict], smoke_test: bool = False, windows: int | None = Non
     elif not decision.beats_naive and decision.scenario in (3, 4):
         decision.caveats.append("no model beats naive persistence either: on this data the next bar may simply "
                                 "not be predictable from the features, which is not by itself an implementation "
-                                "issue; check that the models do learn a learnable signal (pytest tests/benchmark)")
+                                "issue; check that the models do learn a learnable signal (atb doctor)")
     return decision
 
 

@@ -23,6 +23,7 @@ from atb.benchmark.report import render, title
 from atb.benchmark.runner import Interrupted, Observer, RunRecord, run_plan
 from atb.benchmark.settings import BenchSettings
 from atb.benchmark.trading import trading_summary
+from atb.doctor.result import DoctorReport
 from atb.errors import AtbError, UsageError
 from atb.jsonio import dumps, to_jsonable
 from atb.registry.metadata import DataInfo, VersionMetadata
@@ -46,6 +47,7 @@ class Phase1Result:
     results: dict
     files: dict[str, Path] = field(default_factory=dict)
     benchmark_id: int | None = None
+    doctor: DoctorReport | None = None  # --doctor
 
     @property
     def failed(self) -> list[RunRecord]:
@@ -85,6 +87,14 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
     versus = versus_best_single(records, entries) if settings.ensemble and summary else None
     decision = decide([r.flat() for r in summary.rows], settings.smoke_test, summary.windows,
                       ensemble=versus) if summary else None
+    doctor = None
+    if settings.doctor and not interrupted:
+        try:
+            doctor = run_quick_doctor(settings, getattr(observer, "doctor_stage", None))
+        except KeyboardInterrupt:
+            interrupted = True
+        except AtbError as exc:  # the benchmark's own results are still written
+            settings.notes.append(f"--doctor could not run: {exc}")
     status = "failed" if refused else _status(records, planned, interrupted)
     data = _data_info(settings, entries, records, last_candle)
     results = {
@@ -100,9 +110,10 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
         "per_fold": [{"fold": f, **s.to_dict()} for f, s in per_fold],
         "decision": decision.to_dict() if decision else None,
         "ensemble_vs_best_single": versus,
+        "doctor": doctor.to_dict() if doctor else None,
         "notes": settings.notes,
     }
-    result = Phase1Result(status, records, summary, decision, results)
+    result = Phase1Result(status, records, summary, decision, results, doctor=doctor)
     _write_outputs(result, settings, per_fold)
     result.benchmark_id = _record(settings, result)
     if interrupted:
@@ -110,6 +121,17 @@ def run_phase1(settings: BenchSettings, observer: Observer | None = None) -> Pha
     if refused:
         raise refused
     return result
+
+
+def run_quick_doctor(settings: BenchSettings, progress=None) -> DoctorReport:
+    """`atb doctor --quick` on the benchmark's candles and models; it audits the symbol's newest version too."""
+    from atb.doctor.runner import run_doctor  # deferred: only with --doctor
+    from atb.doctor.settings import make_doctor_settings
+
+    return run_doctor(make_doctor_settings(
+        quick=True, symbol=settings.symbol, models=",".join(map(str, settings.models)), timeframe=settings.timeframe,
+        data_source=settings.data_source, data_file=settings.data_file, models_dir=settings.models_dir,
+        device=settings.device), progress)
 
 
 def fold_splits(folds: list[Fold], records: list[RunRecord], entries: dict) -> list[dict]:

@@ -93,6 +93,7 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
     if decision is not None:
         out += ["## Decision", "", f"**{decision.headline}**", ""]
         out += [_md_line(line) for line in decision.lines()[1:]] + [""]
+    out += doctor_lines(results.get("doctor"))
     if plot_name:
         out += [f"![Phase 1 comparison]({plot_name})", ""]
     out += fold_lines(results.get("folds", []))
@@ -154,6 +155,19 @@ def _sharpe_cell(row) -> str:
 def _range(values: list[float]) -> str:
     low, high = min(values), max(values)
     return f"{low:.5f}" if low == high else f"{low:.5f}..{high:.5f}"
+
+
+def doctor_lines(doctor: dict | None) -> list[str]:
+    """`--doctor`: the checklist of `atb doctor --quick`, one row per check."""
+    if not doctor:
+        return []
+    from atb.doctor.result import FAMILIES
+
+    rows = [[c["status"], f"{FAMILIES[c['family']]}: {c['name']}", c["summary"]] for c in doctor["checks"]]
+    return ["## Doctor: no signal, or a bug?", "", f"`atb doctor --quick` ({doctor['seconds']:.0f} s): "
+            f"**{doctor['verdict']}**", "",
+            markdown_table(("status", "check", "figures"), rows, left=("status", "check", "figures")), "",
+            *[f"- {note}" for note in doctor["notes"]], ""]
 
 
 def fold_lines(folds: list[dict]) -> list[str]:

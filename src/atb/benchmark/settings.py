@@ -65,6 +65,7 @@ class BenchSettings:
     synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef
     features: str = ALL  # the feature set every run gets (atb.features.sets)
     feature_sets: tuple[str, ...] = ()  # --ablation: the sets compared, poorest first; empty: no ablation
+    doctor: bool = False  # --doctor: run `atb doctor --quick` after the runs and include its result
     notes: list[str] = field(default_factory=list)
     ensemble: bool = False  # also one stacking ensemble per seed and fold (benchmark.ensembles)
 
@@ -88,6 +89,7 @@ class BenchSettings:
             "synthetic_ar_coef": self.synthetic_ar_coef if self.data_source == "synthetic" else None,
             "features": self.features, "ensemble": self.ensemble,
             **({"feature_sets": list(self.feature_sets)} if self.feature_sets else {}),
+            "doctor": self.doctor,
         }
 
 
@@ -128,6 +130,7 @@ def make_settings(
     output_dir: Path = Path("artifacts"), device: str = TrainRequest.device, timeframe: str = TrainRequest.timeframe,
     log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef, threads: int | None = None,
     features: str = ALL, ablation: bool = False, feature_sets: str | None = None, ensemble: bool = False,
+    doctor: bool = False,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -158,6 +161,7 @@ def make_settings(
         output_dir=Path(output_dir), device=device, threads=threads, log_to_db=log_to_db,
         synthetic_ar_coef=synthetic_ar_coef, features=parse_feature_set(features), ensemble=ensemble,
         feature_sets=_feature_sets(ablation, feature_sets, features),
+        doctor=doctor,
     )
 
 

@@ -51,6 +51,9 @@ def phase1(
                                                           "against the best single model."),
     no_db: opt.NoDb = False,
     as_json: opt.Json = False,
+    doctor: bool = typer.Option(False, "--doctor", help="Also run `atb doctor --quick` on the same candles and "
+                                                        "models (a few minutes) and include its checklist in the "
+                                                        "report: is a negative result the market or a bug?"),
 ) -> None:
     """Train every architecture (x seeds x folds), compare them with the naive forecast and the baseline
     architecture, apply the guide's decision matrix, and write phase1_results.json, phase1_report.md and
@@ -67,6 +70,7 @@ def phase1(
         models_dir=models_dir, output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
         threads=threads, features=features, ablation=ablation, feature_sets=feature_sets,
         ensemble=ensemble,
+        doctor=doctor,
     )
     runs = len(make_plan(settings, None))
     kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
@@ -132,6 +136,11 @@ def _print_result(result) -> None:
     if result.decision is not None:
         for line in result.decision.lines():
             out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if results.get("doctor"):
+        from atb.cli.doctor import render
+
+        out.print("")
+        render(result.doctor)
     for name, path in result.files.items():
         out.print(f"[dim]{name}:[/dim] {path}", highlight=False, soft_wrap=True)
     if result.benchmark_id is not None:

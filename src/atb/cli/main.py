@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from atb import __version__
-from atb.cli import ab, backtest, bench, data, db, dev, models, runs, serve, train
+from atb.cli import ab, backtest, bench, data, db, dev, doctor, models, runs, serve, train
 from atb.cli.app import run_app
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("predict")(models.predict)
 app.command("backtest")(backtest.backtest)
 app.command("serve")(serve.serve)
 app.add_typer(ab.app, name="ab")
+app.command("doctor")(doctor.doctor)
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -162,6 +163,10 @@ class RichObserver:
                 + f" · {record.version_id}{eta}", highlight=False, soft_wrap=True)
         else:
             err.print(f"  [red]✗ {record.status}:[/red] {record.error}{eta}", highlight=False, soft_wrap=True)
+
+    def doctor_stage(self, message: str) -> None:
+        """--doctor: what the quick doctor is doing (it runs after the benchmark's runs)."""
+        err.print(f"[dim]doctor: {escape(message)}[/dim]", highlight=False, soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:
