@@ -546,6 +546,23 @@ def test_sync_registry_backfills_every_version_once(database: Database, tmp_path
         assert eth.test_rmse == 412.7 and eth.run_metadata["symbol"] == "ETHUSDT"
 
 
+def test_sync_adds_a_real_and_a_synthetic_version_of_the_same_second(database: Database, tmp_path: Path) -> None:
+    """Two versions trained in one second share a name: one per registry folder (BTCUSDT/, BTCUSDT-SYNTHETIC/)."""
+    models = tmp_path / "models"
+    name = "2026-11-26_100000_tcn_lightweight"
+    write_version(models, make_metadata(name, architecture="tcn", variant="lightweight"))
+    synthetic = make_metadata(name, architecture="tcn", variant="lightweight")
+    synthetic["data"].update(source="synthetic", synthetic=True)
+    folder = models / "BTCUSDT-SYNTHETIC" / "price" / name
+    folder.mkdir(parents=True)
+    (folder / "metadata.json").write_text(json.dumps(synthetic))
+    report = sync_registry(models)
+    assert (report.added, report.present, report.errors) == ([name, name], 0, [])
+    assert sync_registry(models).present == 2  # idempotent for both
+    with session() as s:
+        assert sorted(run.data_source for run in s.scalars(select(TrainingRun))) == ["binance", "synthetic"]
+
+
 def test_sync_reports_an_unreachable_database_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://trading_bot:{PASSWORD}@127.0.0.1:{closed_port()}/db")
     write_version(tmp_path / "models", make_metadata("v"))

@@ -120,4 +120,4 @@ def _sync_one(engine: Engine, path: Path, metadata: VersionMetadata, known: Know
         row.status, row.error = "completed", None
         row.finished_at = row.finished_at or parse_time(metadata.created_at)
         session.flush()
-        known.setdefault(version, []).insert(0, (row.id, symbol, "completed"))
+        known.setdefault(version, []).insert(0, (row.id, symbol, "completed", metadata.synthetic))
