@@ -84,3 +84,11 @@ Version = Annotated[str | None, typer.Option("--version", "-v", help="Version fo
 NoDb = Annotated[bool, typer.Option("--no-db", help="Do not record this in the run-log database (ATB_DB=off: "
                                                     "never record anything).")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON (machine-readable) instead of tables.")]
+
+# --- how much runs at once, and where ----------------------------------------------------------------
+Workers = Annotated[int, typer.Option("--workers", "-w", help="Worker processes on this machine (torch threads "
+                                                              "per worker = cores / workers).")]
+Ray = Annotated[str | None, typer.Option("--ray", help="Run on the Ray cluster at this address (HOST:PORT; default "
+                                                       "$RAY_ADDRESS); needs pip install -e \".[distributed]\".")]
+Html = Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report (interactive "
+                                                          "charts, opens offline) to this file.")]
