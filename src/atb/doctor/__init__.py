@@ -14,5 +14,5 @@ broken. The doctor runs atb's own pipeline on markets whose answer is known and 
 - ``audit``: a model version's splits, scaler, closes and metrics must recompute from its files and the candles.
 
 Each module returns typed results (``result.CheckResult``); ``runner.run_doctor`` runs them all into a temporary
-registry, with no run log, and only ``atb.cli.doctor`` prints.
+registry, with no run log, and only the CLI (its doctor command) prints.
 """

@@ -63,7 +63,7 @@ INPUT_SPEC = ("raw features (atb.features.indicators.FEATURES, unscaled) of the 
 
 
 class Reporter:
-    """What the build reports as it goes (atb.cli.progress.RichReporter has it)."""
+    """What the build reports as it goes (the CLI's RichReporter in cli/progress.py has it)."""
 
     def stage(self, message: str) -> None:
         pass
