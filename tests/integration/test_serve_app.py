@@ -129,7 +129,11 @@ def test_shadow_scores_the_challenger_off_the_response_path(root: Path) -> None:
         for end in range(200, 300, 10):
             answer = test_client.post(URL, json=body(frame.iloc[:end]))
             assert answer.status_code == 200 and answer.json()["role"] == "champion"
-        assert test_client.app.state.server.log.flush(10)
+        server = test_client.app.state.server
+        deadline = time.monotonic() + 10  # the shadow batch is scored within ShadowBatcher's interval
+        while server.log.flush(10) and sum(r["role"] == "challenger" for r in rows) < 10 \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
         metrics = test_client.get("/metrics").text
     by_role = {role: [r for r in rows if r["role"] == role] for role in ("champion", "challenger")}
     assert len(by_role["champion"]) == len(by_role["challenger"]) == 10

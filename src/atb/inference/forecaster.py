@@ -168,15 +168,22 @@ class OnnxForecaster:
     def forecast(self, candles: Candles, features: np.ndarray | None = None) -> Prediction:
         """The next forecast from the newest candle. ``features``: ``window_features(candles, step_ns,
         history_bars)`` if the caller has them already (the server shares them between models of one history)."""
+        x = self.live_window(candles, features)[None, :, :]
+        return self.prediction(candles, float(self.predict(x)[0]))
+
+    def live_window(self, candles: Candles, features: np.ndarray | None = None) -> np.ndarray:
+        """The scaled input window of the newest candle (what `forecast` feeds the model; batches stack these)."""
         if len(candles) == 0:
             raise DataError("no candles")
         if features is None:
             features = window_features(candles, self.step_ns, self.history_bars)
-        x = self.scaled_window(features)[None, :, :]
-        log_return = float(self.predict(x)[0])
+        return self.scaled_window(features)
+
+    def prediction(self, candles: Candles, log_return: float) -> Prediction:
+        """The forecast of the bar after the newest candle, from the model's log return."""
         last_time = int(candles.open_time[-1])
         return Prediction(self.version, last_time, float(candles.close[-1]), last_time + self.horizon * self.step_ns,
-                        log_return)
+                          log_return)
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """Forecast log returns for scaled windows (batch, sequence_length, n_features), float64."""

@@ -23,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from atb import __version__
@@ -36,6 +35,7 @@ from atb.serving.metrics import CONTENT_TYPE, Metrics
 from atb.serving.models import ModelSet, ServedSymbol, Slot
 from atb.serving.request import MAX_BODY_BYTES, RequestError
 from atb.serving.service import PredictionService
+from atb.serving.shadow import ShadowBatcher
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Server:
                                threads=config.threads, metrics=self.metrics)
         self.log = PredictionLog(self.metrics, enabled=config.log_predictions, write=write)
         self.service = PredictionService(self.models, self.metrics, self.log, clock)
+        self.shadow = ShadowBatcher(self.service.shadow_batch)
         self._stop = threading.Event()
         self.follower = Follower(self.service, symbols, config.exchange, clock=clock,
                                  wait=follow_wait or self._stop.wait, exchange=exchange, policy=policy,
@@ -128,9 +129,11 @@ def create_app(config: ServeConfig, **server_options: Any) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         server.start()
+        server.shadow.start()
         try:
             yield
         finally:
+            await server.shadow.stop()
             server.stop()
 
     app = FastAPI(title="atb prediction server", version=__version__, lifespan=lifespan,
@@ -188,11 +191,9 @@ def create_app(config: ServeConfig, **server_options: Any) -> FastAPI:
         symbol, client_id = request.path_params["symbol"], request.headers.get("x-client-id")
         started = time.perf_counter()
         body = await _read_body(request)
-        shadow: list[Callable[[], object]] = []
-        result = server.service.predict(symbol, body, client_id, started, defer=shadow.append)
-        # The challenger's shadow forecast runs once this answer is written, on the event loop.
-        return Response(json.dumps(result), media_type="application/json",
-                        background=BackgroundTask(_run, shadow) if shadow else None)
+        # The challenger's shadow forecast waits in server.shadow, scored in a batch off the response path.
+        result = server.service.predict(symbol, body, client_id, started, defer=server.shadow.add)
+        return Response(json.dumps(result), media_type="application/json")
 
     @app.get("/metrics", dependencies=guard, response_class=Response,
              responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}, "description": "Prometheus exposition"},
@@ -210,11 +211,6 @@ def create_app(config: ServeConfig, **server_options: Any) -> FastAPI:
 
     app.openapi = openapi
     return app
-
-
-async def _run(jobs: list[Callable[[], object]]) -> None:
-    for job in jobs:
-        job()
 
 
 async def _read_body(request: Request) -> bytes:

@@ -1,6 +1,7 @@
 """One predict request, framework-free: route, read the candles, forecast, count, log, and hand the challenger's
-shadow forecast to ``defer``, which runs it after the answer is sent (the app: a background task on the event
-loop once the response is written; a thread would fight the request path for the GIL). The FastAPI app
+shadow forecast to ``defer``, which runs it after the answer is sent (the app: `ShadowBatcher`, which scores the
+pending shadow forecasts in one ONNX batch per challenger every few hundred milliseconds on the event loop; a
+thread would fight the request path for the GIL, and one call per request costs every request). The FastAPI app
 (app.py) is a thin layer over this."""
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ import logging
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,17 @@ from atb.serving.request import RequestError, check_candles, parse_candles
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    """A challenger forecast owed for one answered request."""
+
+    symbol: str
+    model: OnnxForecaster
+    candles: Candles
+    features: np.ndarray | None  # the champion's window features when the histories match, else None
+    created: float  # the answered forecast's created_at: both roles' rows share it
 
 
 def routed_to_challenger(client_id: str | None, share: float) -> bool:
@@ -50,7 +61,7 @@ class PredictionService:
     # --- the request path -------------------------------------------------------------------------------
 
     def predict(self, symbol: str, body: bytes, client_id: str | None = None, started: float | None = None,
-                defer: Callable[[Job], object] | None = None) -> dict[str, Any]:
+                defer: Callable[[ShadowJob], object] | None = None) -> dict[str, Any]:
         """The answer to POST /v1/predict/{symbol}; RequestError for every other answer. ``defer`` receives the
         shadow forecast to run once the answer is out (default: run it before returning)."""
         started = time.perf_counter() if started is None else started
@@ -84,8 +95,11 @@ class PredictionService:
         self.log.put(row(served.symbol, model, role, prediction, created, elapsed, answered=True, source="request"))
         if challenger is not None and served.challenger_mode == "shadow":
             shared = features if challenger.history_bars == model.history_bars else None
-            job = partial(self.shadow_forecast, served.symbol, challenger, candles, shared, created)
-            (defer or _now)(job)
+            job = ShadowJob(served.symbol, challenger, candles, shared, created)
+            if defer is None:
+                self.shadow_batch([job])
+            else:
+                defer(job)
         return answer(served.symbol, model.version, role, prediction)
 
     def _served(self, symbol: str) -> ServedSymbol:
@@ -101,24 +115,49 @@ class PredictionService:
     def shadow_forecast(self, symbol: str, model: OnnxForecaster, candles: Candles, features: np.ndarray | None,
                         created: float, source: str = "request") -> Prediction | None:
         """The challenger's forecast, logged, never raised (a shadow failure must not touch the champion)."""
-        started = time.perf_counter()
-        try:
-            if len(candles) < model.min_candles:
-                self.metrics.shadow.labels(symbol, model.version, "skipped").inc()
-                return None
-            prediction = model.forecast(candles, features)
-        except Exception as exc:
-            self.metrics.shadow.labels(symbol, model.version, "error").inc()
-            log.debug(f"shadow forecast of {model.version} failed: {exc}")
-            return None
-        self.metrics.shadow.labels(symbol, model.version, "ok").inc()
-        self.log.put(row(symbol, model, "challenger", prediction, created, time.perf_counter() - started,
-                         answered=False, source=source))
-        return prediction
+        done = self.shadow_batch([ShadowJob(symbol, model, candles, features, created)], source)
+        return done[0] if done else None
 
+    def shadow_batch(self, jobs: list[ShadowJob], source: str = "request") -> list[Prediction]:
+        """The challenger forecasts of ``jobs``, one ONNX Runtime call per model, each logged; never raised: a job
+        that fails (too few candles, no complete window, a model error) is counted and left out."""
+        done: list[Prediction] = []
+        by_model: dict[int, list[ShadowJob]] = {}
+        for job in jobs:
+            by_model.setdefault(id(job.model), []).append(job)
+        for group in by_model.values():
+            started = time.perf_counter()
+            model, ready, windows = group[0].model, [], []
+            for job in group:
+                if len(job.candles) < model.min_candles:
+                    self.metrics.shadow.labels(job.symbol, model.version, "skipped").inc()
+                    continue
+                try:
+                    windows.append(model.live_window(job.candles, job.features))
+                except Exception as exc:
+                    self._shadow_failed(job, exc)
+                    continue
+                ready.append(job)
+            if not ready:
+                continue
+            try:
+                returns = model.predict(np.stack(windows))
+            except Exception as exc:
+                for job in ready:
+                    self._shadow_failed(job, exc)
+                continue
+            elapsed = (time.perf_counter() - started) / len(ready)  # each row's share of the batch
+            for job, log_return in zip(ready, returns, strict=True):
+                prediction = model.prediction(job.candles, float(log_return))
+                self.metrics.shadow.labels(job.symbol, model.version, "ok").inc()
+                self.log.put(row(job.symbol, model, "challenger", prediction, job.created, elapsed, answered=False,
+                                 source=source))
+                done.append(prediction)
+        return done
 
-def _now(job: Job) -> None:
-    job()
+    def _shadow_failed(self, job: ShadowJob, exc: Exception) -> None:
+        self.metrics.shadow.labels(job.symbol, job.model.version, "error").inc()
+        log.debug(f"shadow forecast of {job.model.version} failed: {exc}")
 
 
 def answer(symbol: str, version: str, role: str, prediction: Prediction) -> dict[str, Any]:
