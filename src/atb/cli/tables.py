@@ -38,13 +38,11 @@ def print_table(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[s
         return
     parts = _split(widths, key, console.width)
     title_text = title if markup or not title else escape(title)
-    caption_text = caption if markup or not caption else escape(caption)
     natural = [max([cell_len(col.header), *(cell_len(row[i]) for row in rows)]) for i, col in enumerate(cols)]
     for n, part in enumerate(parts):
         fixed = _grow_wrapping(part, cols, widths, natural, console.width)
         table = Table(title=title_text if n == 0 else None, title_justify="left", box=box.SIMPLE_HEAD,
-                      show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True, header_style="bold",
-                      caption=caption_text if n == len(parts) - 1 else None, caption_justify="left")
+                      show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True, header_style="bold")
         for i in part:
             col = cols[i]
             table.add_column(_wrap_header(col.header, fixed[i]), justify=col.justify, style=col.style,
@@ -54,6 +52,8 @@ def print_table(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[s
             cells = [row[i] if markup else escape(row[i]) for i in part]
             table.add_row(*cells, style=row_styles[r] if row_styles else None)
         console.print(table)
+    if caption:  # below the last part, wrapped at the terminal's width (a table's caption wraps at the table's)
+        console.print(caption, markup=markup, highlight=False)
 
 
 def _too_narrow(widths: list[int], key: int, width: int) -> bool:
