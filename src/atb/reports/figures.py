@@ -122,7 +122,7 @@ def importances(values: dict[str, float], title: str) -> go.Figure:
     items = sorted(values.items(), key=lambda kv: kv[1])
     fig = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
                            marker_color=PALETTE[0]))
-    fig.update_layout(title=_title(title), xaxis_title="importance (share of the objective's variance)",
+    fig.update_layout(title=_title(title), xaxis_title="importance",
                       **{**LAYOUT, "hovermode": "closest"}, height=max(260, 70 + 40 * len(items)))
     return fig
 
@@ -165,3 +165,13 @@ def _finite(value) -> bool:
 
 def _nan(value) -> float:
     return float(value) if _finite(value) else float("nan")
+
+
+def threshold_grid(grid: Sequence[tuple[float, float]], chosen: float, title: str) -> go.Figure:
+    """The no-trade thresholds tried on the validation predictions and each one's validation Sharpe."""
+    fig = go.Figure(go.Scatter(x=[g[0] for g in grid], y=[_nan(g[1]) for g in grid], mode="lines+markers",
+                               name="validation Sharpe", line=dict(color=PALETTE[0])))
+    fig.add_vline(x=chosen, line=dict(color=PALETTE[1], dash="dash"))
+    fig.update_layout(title=_title(title), xaxis_title="threshold on the forecast log return",
+                      yaxis_title="Sharpe (validation, annualised)", **{**LAYOUT, "hovermode": "closest"})
+    return fig
