@@ -20,7 +20,7 @@ STRATEGY_STYLE = {  # name -> (label, colour, width, dash); the colours of the P
     "cash": ("cash", "#000000", 1.0, "dot"),
 }
 # The title at the very top, the legend between it and the plot (they never overlap).
-LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=100, b=40), hovermode="x unified",
+LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=85, b=40), hovermode="x unified",
               legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
 
 

@@ -42,7 +42,7 @@ def write_phase1_report(path: Path, results: dict, summary: Summary | None, deci
                         records: list[RunRecord], per_fold: list[tuple[int, Summary]]) -> Path:
     settings, data = results["settings"], results["data"]
     synthetic = bool(data["synthetic"])
-    tables = {}
+    tables = {"comparison": None, "trading": None}
     if summary is not None:
         tables["comparison"] = _comparison_table(summary.rows, summary_cells(summary))
         if summary.trading is not None:
@@ -135,7 +135,7 @@ def _predictions(first_runs: dict[str, list[RunRecord]]) -> dict[str, list[Predi
 def _charts(records, first_runs, predictions, settings: dict, synthetic: bool) -> dict:
     tag = " — SYNTHETIC" if synthetic else ""
     seed = {label: runs[0].seed for label, runs in first_runs.items()}
-    charts = {}
+    charts = dict.fromkeys(("forecasts", "equity", "runs"))
     if predictions:
         series = [(label, pd.concat([t.test for t in tables], ignore_index=True))
                   for label, tables in predictions.items()]

@@ -13,7 +13,9 @@ from atb.reports import figures
 from atb.reports.html import figure_html, provenance, render_page, table
 
 TEMPLATE = "tune.html.j2"
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")  # optuna.trial.TrialState names
+STATE_WORDS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
+               "WAITING": "waiting"}
 
 
 def write_tune_report(summary: dict, path: Path, synthetic: bool = False) -> Path:
@@ -21,8 +23,8 @@ def write_tune_report(summary: dict, path: Path, synthetic: bool = False) -> Pat
     direction = str(summary.get("direction") or "minimize").lower()
     best = summary.get("best")
     tag = " — SYNTHETIC" if synthetic else ""
-    counts = {s: sum(str(t.get("state")).upper() == s for t in trials) for s in STATES}
-    trials = [{**t, "state": str(t.get("state")).upper()} for t in trials]
+    trials = [{**t, "state": _state(t.get("state"))} for t in trials]
+    counts = {s: sum(t["state"] == s for t in trials) for s in STATES}
     charts = []
     if trials:
         charts.append(figure_html(figures.history(trials, direction, f"Optimisation history{tag}"), height=420))
@@ -36,7 +38,7 @@ def write_tune_report(summary: dict, path: Path, synthetic: bool = False) -> Pat
     headline = ("No finished trial yet: no best configuration." if not best else
                 f"Best trial #{best['number']}: objective {_value(best.get('value'))} ({direction}) with "
                 + ", ".join(f"{k}={_param(v)}" for k, v in (best.get("params") or {}).items()))
-    lines = [f"{len(trials)} trials: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n),
+    lines = [f"{len(trials)} trials: " + ", ".join(f"{n} {STATE_WORDS[s]}" for s, n in counts.items() if n),
              "The objective is a validation loss: the winner is scored on test once, against the default "
              "configuration on the same target times (atb tune's protocol)."]
     if importances:
@@ -48,6 +50,11 @@ def write_tune_report(summary: dict, path: Path, synthetic: bool = False) -> Pat
         trials=table(["#", "state", "value", *params, "started", "duration s"], rows, left=("state", "started")),
         provenance=provenance(study=summary.get("study"), storage=summary.get("storage"), direction=direction,
                               **{k: v for k, v in (summary.get("provenance") or {}).items()}))
+
+
+def _state(value) -> str:
+    """A trial state as its TrialState name, whether given as "COMPLETE", "complete" or "TrialState.COMPLETE"."""
+    return str(getattr(value, "name", value)).rsplit(".", 1)[-1].upper()
 
 
 def _finite(value) -> bool:
