@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
@@ -36,20 +35,3 @@ def driver(width: int = 1280, height: int = 1600):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-
-
-def screenshot(page: Path, png: Path, width: int = 1280, max_height: int = 7000) -> Path:
-    """A full-page PNG of ``page`` (its whole height, at most ``max_height`` pixels)."""
-    browser = driver(width, 1000)
-    try:
-        browser.get(Path(page).resolve().as_uri())
-        height = min(max_height, int(browser.execute_script("return document.documentElement.scrollHeight")))
-        browser.set_window_size(width, height + 20)
-        browser.execute_script("window.dispatchEvent(new Event('resize'))")
-        import time
-
-        time.sleep(1.0)  # the charts redraw at the new size
-        browser.save_screenshot(str(png))
-    finally:
-        browser.quit()
-    return png
