@@ -175,3 +175,15 @@ def threshold_grid(grid: Sequence[tuple[float, float]], chosen: float, title: st
     fig.update_layout(title=_title(title), xaxis_title="threshold on the forecast log return",
                       yaxis_title="Sharpe (validation, annualised)", **{**LAYOUT, "hovermode": "closest"})
     return fig
+
+
+def bars(labels: Sequence[str], values: Sequence[float | None], title: str, x_title: str,
+         colors: Sequence[str] | None = None) -> go.Figure:
+    """Horizontal bars, one per label, with a zero line."""
+    fig = go.Figure(go.Bar(x=[_nan(v) for v in values], y=list(labels), orientation="h",
+                           marker_color=list(colors) if colors else PALETTE[0]))
+    fig.add_vline(x=0, line=dict(color=ACTUAL, width=1))
+    fig.update_layout(title=_title(title), xaxis_title=x_title, **{**LAYOUT, "hovermode": "closest"},
+                      height=max(260, 110 + 36 * len(labels)))
+    fig.update_yaxes(autorange="reversed")
+    return fig
