@@ -195,3 +195,17 @@ def test_a_smoke_test_gives_its_nominal_reading_only(tmp_path, fake):
     lines = answer_lines(result.headlines, result.results["too_small"])
     assert lines[0].startswith("NO ANSWER: a smoke test") and all("nominal only" in ln for ln in lines[1:])
     assert lines[0] in (tmp_path / "out" / REPORT_FILE).read_text()
+
+
+def test_the_html_report_answers_first_with_the_pairs_table(tmp_path, fake):
+    from atb.benchmark.ablation import TEST_COLUMNS, test_cells
+
+    result = run_ablation(settings(tmp_path, seeds=1, models="cnn_lstm"))
+    page = result.files["html"].read_text(encoding="utf-8")
+    assert result.files["html"].name == "ablation_report.html"
+    assert page.count("* plotly.js v") == 1 and 'id="synthetic-label"' in page
+    assert page.index('id="decision"') < page.index('id="pairs-table"') < page.index('id="runs-table"')
+    import html
+
+    assert result.tests and all(html.escape(cell, quote=False) in page for t in result.tests for cell in test_cells(t))
+    assert all(f">{h}</th>" in page for h in TEST_COLUMNS[1:])

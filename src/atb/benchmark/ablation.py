@@ -13,7 +13,7 @@ The answer per architecture comes from the headline pair: the richest set agains
 Holm-adjusted p-values over the architectures are shown beside it (one question asked once per architecture).
 
 Files written to the output folder: ablation_results.json (settings, every run, each set's summary as in
-phase1_results.json, every test) and ablation_report.md.
+phase1_results.json, every test), ablation_report.md and ablation_report.html.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from atb.jsonio import dumps
 SIGNIFICANCE = 0.05
 RESULTS_FILE = "ablation_results.json"
 REPORT_FILE = "ablation_report.md"
+HTML_FILE = "ablation_report.html"
 QUESTION = "Are the technical indicators helping?"
 
 
@@ -245,6 +246,17 @@ def answer_lines(headlines: list[SetTest], too_small: str = "") -> list[str]:
     return ([f"NO ANSWER: {too_small}"] if too_small and headlines else []) + lines
 
 
+RUN_TEXT_COLUMNS = ("model", "features", "status", "version / error")
+
+
+def run_cells(records: list[RunRecord]) -> tuple[tuple[str, ...], list[list[str]]]:
+    """The list of every run: headers and rows."""
+    headers = ("#", "model", "features", "seed", "fold", "status", "RMSE", "version / error")
+    return headers, [[str(r.index), r.label, r.features or "", str(r.seed), str(r.fold), r.status,
+                      f"{r.metrics['test_rmse']:.4f}" if r.metrics.get("test_rmse") is not None else "—",
+                      r.version_id or (r.error or "")] for r in records]
+
+
 def render(result: AblationResult) -> str:
     results, settings = result.results, result.results["settings"]
     synthetic = settings["data_source"] == "synthetic"
@@ -281,20 +293,19 @@ def render(result: AblationResult) -> str:
             continue
         out += [f"{summary.windows} test windows, {summary.start} .. {summary.end} UTC; mean ± std across "
                 f"{len(summary.seeds)} seed(s).", "", markdown_table(COLUMNS, summary_cells(summary)), ""]
-    out += ["## Runs", "", markdown_table(
-        ("#", "model", "features", "seed", "fold", "status", "RMSE", "version / error"),
-        [[str(r.index), r.label, r.features or "", str(r.seed), str(r.fold), r.status,
-          f"{r.metrics['test_rmse']:.4f}" if r.metrics.get("test_rmse") is not None else "—",
-          r.version_id or (r.error or "")] for r in result.records],
-        left=("model", "features", "status", "version / error")), ""]
+    out += ["## Runs", "", markdown_table(*run_cells(result.records), left=RUN_TEXT_COLUMNS), ""]
     if results["notes"]:
         out += ["## Notes", "", *[f"- {n}" for n in results["notes"]], ""]
     return "\n".join(out)
 
 
 def _write_outputs(result: AblationResult, settings: BenchSettings) -> None:
-    files = {"results": settings.output_dir / RESULTS_FILE, "report": settings.output_dir / REPORT_FILE}
+    files = {"results": settings.output_dir / RESULTS_FILE, "report": settings.output_dir / REPORT_FILE,
+             "html": settings.output_dir / HTML_FILE}
     result.results["files"] = {k: str(v) for k, v in files.items()}
     _atomic_write(files["report"], render(result))
+    from atb.reports.ablation import write_ablation_report  # plotly and jinja2: deferred, only when writing it
+
+    write_ablation_report(files["html"], result)
     _atomic_write(files["results"], dumps(result.results) + "\n")
     result.files = files

@@ -2,7 +2,8 @@
 
 Used by `atb bench phase1` and scripts/phase1_benchmark.py. Files written to the output folder:
 phase1_results.json (settings, each fold's test interval and the train/validation/test intervals its runs
-used, every run, the summary and the decision), phase1_report.md and phase1_comparison.png.
+used, every run, the summary and the decision), phase1_report.md, phase1_report.html (the same report with
+interactive charts, self-contained: atb.reports.phase1) and phase1_comparison.png.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from atb.registry.metadata import DataInfo, VersionMetadata
 SPLITS = ("train", "validation", "test")
 RESULTS_FILE = "phase1_results.json"
 REPORT_FILE = "phase1_report.md"
+HTML_FILE = "phase1_report.html"
 PLOT_FILE = "phase1_comparison.png"
 
 
@@ -153,7 +155,7 @@ def _split(data: DataInfo, name: str) -> dict | None:
 
 def _write_outputs(result: Phase1Result, settings: BenchSettings, per_fold: list) -> None:
     out = settings.output_dir
-    files = {"results": out / RESULTS_FILE, "report": out / REPORT_FILE}
+    files = {"results": out / RESULTS_FILE, "report": out / REPORT_FILE, "html": out / HTML_FILE}
     if result.summary is not None:
         heading = title(result.results["settings"], result.results["data"]["synthetic"])
         files["plot"] = plot_comparison(result.summary, out / PLOT_FILE, heading,
@@ -164,6 +166,9 @@ def _write_outputs(result: Phase1Result, settings: BenchSettings, per_fold: list
     if settings.notes:
         report += "\n## Notes\n\n" + "\n".join(f"- {n}" for n in settings.notes) + "\n"
     _atomic_write(files["report"], report)
+    from atb.reports.phase1 import write_phase1_report  # plotly and jinja2: deferred, only when a report is written
+
+    write_phase1_report(files["html"], result.results, result.summary, result.decision, result.records, per_fold)
     _atomic_write(files["results"], dumps(result.results) + "\n")
     result.files = files
 

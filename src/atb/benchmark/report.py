@@ -14,6 +14,7 @@ RUN_METRICS = ("test_rmse", "rmse_skill_vs_naive", "training_time_s")  # the rep
 # The trading section's columns after the Sharpe (metric keys of evaluation.metric_table.TRADING_METRIC)
 TRADING_COLUMNS = ("psr_vs_zero", "psr_vs_buy_and_hold", "total_return", "max_drawdown", "n_trades", "fees_paid",
                    "exposure_pct", "hit_rate")
+RUN_TEXT_COLUMNS = ("model", "status", "version / error")
 FOLD_COLUMNS = ("fold", "test interval (planned)", "train", "validation", "test")
 
 
@@ -104,13 +105,7 @@ def render(results: dict, summary: Summary | None, decision: Decision | None, re
         out += ["## Per seed", ""]
         for seed, comp in zip(summary.seeds, summary.per_seed, strict=True):
             out += [f"### Seed {seed}", "", markdown_table(COLUMNS, comparison_cells(comp)), ""]
-    shown = [METRIC[k] for k in RUN_METRICS]
-    out += ["## Runs", "", markdown_table(
-        ("#", "model", "seed", "fold", "status", *(m.header for m in shown), "epochs", "version / error"),
-        [[str(r.index), r.label, str(r.seed), str(r.fold), r.status,
-          *(m.format(r.metrics.get(m.key)) for m in shown),
-          _epochs(r), r.version_id or (r.error or "")] for r in records],
-        left=("model", "status", "version / error")), ""]
+    out += ["## Runs", "", markdown_table(*run_cells(records), left=RUN_TEXT_COLUMNS), ""]
     return "\n".join(out)
 
 
@@ -124,9 +119,7 @@ def trading_lines(summary: Summary) -> list[str]:
     trading = summary.trading
     if trading is None:
         return ["## Trading (after costs)", "", f"No backtest: {summary.trading_note or 'nothing to backtest'}.", ""]
-    headers = ["model", "Sharpe [95% CI]", *(TRADING_METRIC[k].header for k in TRADING_COLUMNS)]
-    rows = [[r.label, _sharpe_cell(r), *(TRADING_METRIC[k].format(r.value(k), r.spread(k)) for k in TRADING_COLUMNS)]
-            for r in trading.rows]
+    headers, rows = trading_cells(trading)
     thresholds = "; ".join(f"{label} {_range(values)}" for label, values in trading.thresholds.items())
     source = ("chosen on each run's validation predictions and frozen" if trading.threshold_sources == ["validation"]
               else f"sources: {', '.join(trading.threshold_sources)} (default: 0, a version without validation "
@@ -144,6 +137,24 @@ def trading_lines(summary: Summary) -> list[str]:
         f"- \"Beats buy-and-hold after costs\" needs PSR vs buy-and-hold > {ECONOMIC_PSR} and a Sharpe above "
         "buy-and-hold's in every seed (see the decision).", "",
     ]
+
+
+def trading_cells(trading) -> tuple[list[str], list[list[str]]]:
+    """The trading section's headers and rows (models, then the benchmarks), formatted by the metric table."""
+    headers = ["model", "Sharpe [95% CI]", *(TRADING_METRIC[k].header for k in TRADING_COLUMNS)]
+    rows = [[r.label, _sharpe_cell(r), *(TRADING_METRIC[k].format(r.value(k), r.spread(k)) for k in TRADING_COLUMNS)]
+            for r in trading.rows]
+    return headers, rows
+
+
+def run_cells(records: list[RunRecord]) -> tuple[list[str], list[list[str]]]:
+    """The list of every run: headers and rows."""
+    shown = [METRIC[k] for k in RUN_METRICS]
+    headers = ["#", "model", "seed", "fold", "status", *(m.header for m in shown), "epochs", "version / error"]
+    rows = [[str(r.index), r.label, str(r.seed), str(r.fold), r.status,
+             *(m.format(r.metrics.get(m.key)) for m in shown), _epochs(r), r.version_id or (r.error or "")]
+            for r in records]
+    return headers, rows
 
 
 def _sharpe_cell(row) -> str:
@@ -218,7 +229,17 @@ def _settings_block(results: dict) -> list[str]:
     ]
 
 
+def settings_lines(results: dict) -> list[str]:
+    """The settings block as plain text lines (the HTML report's)."""
+    return [line[2:].replace("**", "") for line in _settings_block(results) if line]
+
+
 def _table_notes(summary: Summary) -> list[str]:
+    return [f"- {n}" for n in table_notes(summary)]
+
+
+def table_notes(summary: Summary) -> list[str]:
+    """What the comparison table's columns mean, and this summary's own notes."""
     notes = list(TABLE_NOTES)
     if len(summary.seeds) > 1:
         notes += [
@@ -232,7 +253,7 @@ def _table_notes(summary: Summary) -> list[str]:
     if collapsed:
         notes.append("Collapsed forecasts: " + "; ".join(f"{r.label} in {r.collapsed_seeds} of {r.seeds} seeds"
                                                           for r in collapsed) + ".")
-    return [f"- {n}" for n in notes + summary.notes]
+    return notes + summary.notes
 
 
 def _md_line(line: str) -> str:

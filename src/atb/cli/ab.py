@@ -12,7 +12,6 @@ from atb.cli import options as opt
 from atb.cli.console import out
 from atb.config import models_dir as default_dir
 from atb.errors import DataError, ModelError
-from atb.evaluation.metric_table import DASH, METRIC, fmt_p
 from atb.training.request import TrainRequest
 
 app = typer.Typer(help="A/B test of the served models: report on live forecasts, promote the challenger.",
@@ -35,6 +34,7 @@ def report(
                                                              "may still be logged (default: a tenth of a bar)."),
     models_dir: opt.ModelsDir = None,
     as_json: opt.Json = False,
+    html: opt.Html = None,
 ) -> None:
     """Score the champion and the challenger on the same realised target times; end in promote, keep or not
     enough data (rule: one-sided DM p < 0.05, H1: the challenger's squared error is lower, n >= --min-n)."""
@@ -46,6 +46,7 @@ def report(
     from atb.serving.ab_report import build_report
     from atb.tracking.served import read_rows
 
+    opt.check_html_path(html)
     symbol = symbol.upper()
     store = ModelStore(models_dir or default_dir())
     first, last = optional_time(since, "--since"), optional_time(until, "--until", end=True)
@@ -66,10 +67,18 @@ def report(
     result = build_report(symbol, rows, candles, champion=champion, challenger=challenger, timeframe=timeframe,
                           horizon=horizon, metadata=metadata, min_n=min_n,
                           grace=pd.Timedelta(seconds=grace) if grace is not None else None)
+    if html is not None:
+        from atb.reports.ab import write_ab_report  # plotly and jinja2: only when a report is asked for
+
+        write_ab_report(html, result, synthetic=any(bool(m and m.synthetic) for m in metadata.values()),
+                        facts={"candles": str(data_file) if data_file else f"cache ({exchange})",
+                               "log_window": f"{since or 'start'} .. {until or 'now'}"})
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps({**result.to_dict(), "html": str(html) if html else None}, indent=2))
         return
     _render(result)
+    if html is not None:
+        out.print(f"✓ report: {html}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("promote")
@@ -137,56 +146,14 @@ def _candles(market: str, timeframe: str, data_file: Any, exchange: str) -> Any:
 
 
 def _render(result: Any) -> None:
-    title = (f"{result.symbol} {result.timeframe}: champion vs challenger on {result.n} shared realised target "
-             f"times" + (f" ({result.first_target[:16]} .. {result.last_target[:16]})" if result.n else ""))
-    table = Table(title=title, title_justify="left")
-    headers = ("role", "version", "RMSE", "naive RMSE", "skill", "DM p vs naive", "dir. acc. %", "up % fc/act",
-               "PT p", "Sharpe [95% CI]", "return", "B&H return", "trades", "threshold")
-    for i, header in enumerate(headers):
+    from atb.serving.ab_report import ROLE_HEADERS, detail_lines, report_title, role_cells  # loaded by build_report
+
+    table = Table(title=report_title(result), title_justify="left")
+    for i, header in enumerate(ROLE_HEADERS):
         table.add_column(header, justify="left" if i < 2 else "right")
     for role in result.roles:
-        table.add_row(*_cells(role))
+        table.add_row(*role_cells(role))
     out.print(table)
-    for role in result.roles:
-        out.print(f"  {role.role} {role.version}: {role.logged} forecasts logged, {role.counted} target times "
-                  f"counted; threshold {role.threshold:g} ({role.threshold_source})"
-                  + (f"; {role.note}" if role.note else ""), highlight=False, markup=False, soft_wrap=True)
-    out.print(f"  left out: {result.late} forecasts logged after the target bar opened (+{result.grace_s:g} s), "
-              f"{result.mismatched} whose last close is not the market's; {result.pending} shared target times "
-              "not yet realised in the candles", highlight=False, markup=False, soft_wrap=True)
-    dm = result.dm
-    if dm is None:
-        out.print("DM challenger vs champion: no challenger forecasts to compare", highlight=False, soft_wrap=True)
-    else:
-        change = dm.get("rmse_change_pct")
-        out.print(f"DM challenger vs champion: statistic {_num(dm.get('statistic'), '+.3f')}, one-sided p = "
-                  f"{fmt_p(dm.get('p_value_one_sided'))} (H1: the challenger's squared error is lower), n = "
-                  f"{dm.get('n')}, challenger RMSE {_num(change, '+.2f')}% vs the champion's", highlight=False,
-                  soft_wrap=True)
+    for line in detail_lines(result):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
     out.print(f"decision: [bold]{result.decision}[/bold]  (rule: {result.rule})", highlight=False, soft_wrap=True)
-
-
-def _cells(role: Any) -> list[str]:
-    m, bt = role.metrics, role.backtest or {}
-    dm = m.get("dm_vs_naive") or {}
-    ci = bt.get("sharpe_ci95") or [None, None]
-    up = (f"{METRIC['predicted_up_pct'].format(m.get('predicted_up_pct'))}/"
-          f"{METRIC['actual_up_pct'].format(m.get('actual_up_pct'))}") if m else DASH
-    return [
-        role.role, role.version, METRIC["test_rmse"].format(m.get("test_rmse")),
-        METRIC["naive_test_rmse"].format(m.get("naive_test_rmse")),
-        METRIC["rmse_skill_vs_naive"].format(m.get("rmse_skill_vs_naive")), fmt_p(dm.get("p_value_one_sided")),
-        METRIC["directional_accuracy"].format(m.get("directional_accuracy")), up,
-        fmt_p(m.get("directional_pt_p_value")),
-        f"{_num(bt.get('sharpe'), '.2f')} [{_num(ci[0], '.2f')}, {_num(ci[1], '.2f')}]" if bt else DASH,
-        _pct(bt.get("total_return")), _pct(bt.get("buy_and_hold_total_return")),
-        str(bt.get("n_trades", DASH)), f"{role.threshold:g}",
-    ]
-
-
-def _num(value: Any, spec: str) -> str:
-    return DASH if value is None or value != value else format(value, spec)
-
-
-def _pct(value: Any) -> str:
-    return DASH if value is None or value != value else f"{100 * value:+.2f}%"

@@ -14,6 +14,7 @@ from rich.table import Table
 from atb.backtest.protocol import DEFAULT_FEE_BPS, DEFAULT_MODE, DEFAULT_SLIPPAGE_BPS, MODES
 from atb.cli import options as opt
 from atb.cli.console import out
+from atb.cli.options import check_html_path
 from atb.config import models_dir as default_dir
 from atb.errors import UsageError
 from atb.evaluation.metric_table import TRADING_METRIC, TRADING_METRICS
@@ -50,6 +51,7 @@ def backtest(
     models_dir: opt.ModelsDir = None,
     as_json: opt.Json = False,
     plot: PlotFile = None,
+    html: opt.Html = None,
 ) -> None:
     """Backtest a version's test forecasts after fees against buy-and-hold, momentum and cash (horizon 1)."""
     # numpy, pandas and scipy: deferred for start-up time
@@ -60,6 +62,7 @@ def backtest(
     cost_per_unit(fee_bps, slippage_bps)
     if plot is not None and plot.suffix.lower() != ".png":
         raise UsageError(f"--plot {plot}: the chart is a PNG file; name it *.png")
+    check_html_path(html)
     path = ModelStore(models_dir or default_dir()).resolve(symbol.upper(), version)
     meta = read_metadata(path)
     tp = meta.training_params
@@ -78,9 +81,19 @@ def backtest(
         from atb.backtest.plot import plot_backtest  # matplotlib: only when a chart is asked for
 
         plot_backtest(result, plot, f"{title}\n{_costs(result)}, test {start[:16]} .. {end[:16]} UTC")
+    if html is not None:
+        from atb.reports.backtest import write_backtest_report  # plotly and jinja2: only when a report is asked for
+
+        write_backtest_report(
+            html, result, title=title, subtitle=f"test {start[:16]} .. {end[:16]} UTC, {result.n_bars:,} bars · "
+            f"{_costs(result)}", headers=["after costs", *(h for _, h in STRATEGIES)], rows=table_cells(result),
+            lines=_lines(result, trials), test=table.test, synthetic=bool(meta.synthetic),
+            facts={"version": str(path), "data_source": meta.data.source, "test_window": f"{start} .. {end}",
+                   "trained_on": f"{tp.start} .. {tp.end}" if tp.start else None})
     if as_json:
         doc = {"symbol": meta.symbol, "version": path.name, "timeframe": tp.timeframe, "test_start": start,
-               "test_end": end, **result.to_dict(), "plot": str(plot) if plot else None}
+               "test_end": end, **result.to_dict(), "plot": str(plot) if plot else None,
+               "html": str(html) if html else None}
         print(json.dumps(doc, indent=2))
         return
     synthetic = " [bold yellow](SYNTHETIC market)[/bold yellow]" if meta.synthetic else ""
@@ -91,6 +104,8 @@ def backtest(
         out.print(line, highlight=False)
     if plot is not None:
         out.print(f"[green]✓[/green] chart: {plot}", highlight=False)
+    if html is not None:
+        out.print(f"[green]✓[/green] report: {html}", highlight=False)
 
 
 def _costs(result) -> str:
@@ -105,11 +120,19 @@ def _table(result) -> Table:
     table.add_column("after costs", overflow="fold")  # a label may wrap; a number never
     for _, header in STRATEGIES:
         table.add_column(header, justify="right", no_wrap=True)
+    for row in table_cells(result):
+        table.add_row(*row)
+    return table
+
+
+def table_cells(result) -> list[list[str]]:
+    """One row per trading metric (its header, then the four strategies' values), formatted by the metric table."""
+    rows = []
     for key in TABLE_METRICS:
         metric = TRADING_METRIC[key]
         values = [getattr(getattr(result, name).metrics, key) for name, _ in STRATEGIES]
-        table.add_row(metric.header, *(metric.format(_finite(v)) for v in values))
-    return table
+        rows.append([metric.header, *(metric.format(_finite(v)) for v in values)])
+    return rows
 
 
 def _finite(value):

@@ -96,9 +96,12 @@ def compare_cmd(
                                                    "architecture and variant."),
     models_dir: opt.ModelsDir = None,
     as_json: opt.Json = False,
+    html: opt.Html = None,
 ) -> None:
     """Compare versions on their shared test windows, with the naive row and DM tests vs the baseline."""
     from atb.evaluation.comparison import Entry, compare  # pandas and scipy: deferred for start-up time
+
+    opt.check_html_path(html)
 
     store = _store(models_dir)
     symbol = symbol.upper()
@@ -126,16 +129,24 @@ def compare_cmd(
                  f"({like[0]}, horizon {like[1]}); name versions with --version to choose")
     if not paths:
         raise ModelError(store.no_model_message(symbol))
+    entries = [Entry.from_version(p) for p in paths]
     try:
-        comparison = compare([Entry.from_version(p) for p in paths])
+        comparison = compare(entries)
     except ValueError as exc:
         raise ModelError(str(exc)) from None
+    if html is not None:
+        from atb.reports.compare import write_compare_report  # plotly and jinja2: only when a report is asked for
+
+        write_compare_report(html, comparison, entries, title=f"{symbol}: model comparison",
+                             lines=comparison_lines(comparison))
     if as_json:
         print(json.dumps(comparison.to_dict(), indent=2))
         return
     print_comparison(out, comparison, f"{symbol}: model comparison")
     for line in comparison_lines(comparison):
         out.print(line, highlight=False, markup=False)  # plain text: "[collapsed]" is no markup
+    if html is not None:
+        out.print(f"✓ report: {html}", highlight=False, markup=False)
 
 
 def predict(

@@ -92,3 +92,11 @@ Ray = Annotated[str | None, typer.Option("--ray", help="Run on the Ray cluster a
                                                        "$RAY_ADDRESS); needs pip install -e \".[distributed]\".")]
 Html = Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report (interactive "
                                                           "charts, opens offline) to this file.")]
+
+
+def check_html_path(path: Path | None) -> None:
+    """--html FILE: an .html or .htm file name (checked before any work is done)."""
+    from atb.errors import UsageError
+
+    if path is not None and path.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--html {path}: the report is an HTML file; name it *.html")

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from atb.backtest.result import strict_json
+from atb.evaluation.metric_table import DASH, METRIC, fmt_p
 from atb.evaluation.metrics import evaluate_forecasts
 from atb.evaluation.stats import diebold_mariano
 from atb.registry.metadata import VersionMetadata
@@ -67,6 +68,9 @@ class ABReport:
     pending: int  # shared target times whose candle is not in the candles given (not yet closed, or missing)
     grace_s: float
     rule: str = RULE
+    # The shared realised target times: target_time, last_close, actual_close, and predicted_<role> per role (for
+    # charts; not in to_dict)
+    series: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return strict_json({
@@ -133,8 +137,66 @@ def build_report(symbol: str, rows: pd.DataFrame, candles: pd.DataFrame, *, cham
         dm = {**result.to_dict(), "n": result.n,
               "rmse_change_pct": _rmse_change(errors[challenger], errors[champion])}
     decision = _decide(n, dm, min_n, challenger)
+    series = pd.DataFrame({"target_time": targets, "actual_close": actual,
+                           "last_close": kept[champion].loc[targets, "last_close"].to_numpy(float)})
+    for score in scores:
+        series[f"predicted_{score.role}"] = kept[score.version].loc[targets, "predicted_close"].to_numpy(float)
     return ABReport(symbol, timeframe, horizon, n, _iso(targets[0]) if n else None, _iso(targets[-1]) if n else None,
-                    scores, dm, decision, late, mismatched, pending, grace.total_seconds())
+                    scores, dm, decision, late, mismatched, pending, grace.total_seconds(), series=series)
+
+
+ROLE_HEADERS = ("role", "version", "RMSE", "naive RMSE", "skill", "DM p vs naive", "dir. acc. %", "up % fc/act",
+                "PT p", "Sharpe [95% CI]", "return", "B&H return", "trades", "threshold")
+
+
+def report_title(report: ABReport) -> str:
+    return (f"{report.symbol} {report.timeframe}: champion vs challenger on {report.n} shared realised target times"
+            + (f" ({report.first_target[:16]} .. {report.last_target[:16]})" if report.n else ""))
+
+
+def role_cells(role: RoleScore) -> list[str]:
+    """A role's row of the report's table (ROLE_HEADERS), formatted by the metric table."""
+    m, bt = role.metrics, role.backtest or {}
+    dm = m.get("dm_vs_naive") or {}
+    ci = bt.get("sharpe_ci95") or [None, None]
+    up = (f"{METRIC['predicted_up_pct'].format(m.get('predicted_up_pct'))}/"
+          f"{METRIC['actual_up_pct'].format(m.get('actual_up_pct'))}") if m else DASH
+    return [
+        role.role, role.version, METRIC["test_rmse"].format(m.get("test_rmse")),
+        METRIC["naive_test_rmse"].format(m.get("naive_test_rmse")),
+        METRIC["rmse_skill_vs_naive"].format(m.get("rmse_skill_vs_naive")), fmt_p(dm.get("p_value_one_sided")),
+        METRIC["directional_accuracy"].format(m.get("directional_accuracy")), up,
+        fmt_p(m.get("directional_pt_p_value")),
+        f"{_num(bt.get('sharpe'), '.2f')} [{_num(ci[0], '.2f')}, {_num(ci[1], '.2f')}]" if bt else DASH,
+        _pct(bt.get("total_return")), _pct(bt.get("buy_and_hold_total_return")),
+        str(bt.get("n_trades", DASH)), f"{role.threshold:g}",
+    ]
+
+
+def detail_lines(report: ABReport) -> list[str]:
+    """What was counted and left out, and the DM test of the challenger against the champion (plain text)."""
+    lines = [f"  {role.role} {role.version}: {role.logged} forecasts logged, {role.counted} target times counted; "
+             f"threshold {role.threshold:g} ({role.threshold_source})" + (f"; {role.note}" if role.note else "")
+             for role in report.roles]
+    lines.append(f"  left out: {report.late} forecasts logged after the target bar opened (+{report.grace_s:g} s), "
+                 f"{report.mismatched} whose last close is not the market's; {report.pending} shared target times "
+                 "not yet realised in the candles")
+    dm = report.dm
+    if dm is None:
+        lines.append("DM challenger vs champion: no challenger forecasts to compare")
+    else:
+        lines.append(f"DM challenger vs champion: statistic {_num(dm.get('statistic'), '+.3f')}, one-sided p = "
+                     f"{fmt_p(dm.get('p_value_one_sided'))} (H1: the challenger's squared error is lower), n = "
+                     f"{dm.get('n')}, challenger RMSE {_num(dm.get('rmse_change_pct'), '+.2f')}% vs the champion's")
+    return lines
+
+
+def _num(value: Any, spec: str) -> str:
+    return DASH if value is None or value != value else format(value, spec)
+
+
+def _pct(value: Any) -> str:
+    return DASH if value is None or value != value else f"{100 * value:+.2f}%"
 
 
 def _decide(n: int, dm: dict | None, min_n: int, challenger: str | None) -> str:
