@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -13,6 +14,11 @@ from atb.cli.tables import Col, print_table
 from atb.features.sets import ABLATION_SETS
 from atb.jsonio import dumps
 from atb.training.request import TrainRequest
+
+CpusPerRun = Annotated[float | None, typer.Option("--cpus-per-run", help="With --ray: CPUs each run's task asks "
+                                                                     "for (default 1; also its torch threads).")]
+GpusPerRun = Annotated[float | None, typer.Option("--gpus-per-run", help="With --ray: GPUs each run's task asks for "
+                                                                     "(default 0).")]
 
 app = typer.Typer(help="Benchmark the architectures against each other and against naive persistence.",
                   no_args_is_help=True)
@@ -54,6 +60,10 @@ def phase1(
     doctor: bool = typer.Option(False, "--doctor", help="Also run `atb doctor --quick` on the same candles and "
                                                         "models (a few minutes) and include its checklist in the "
                                                         "report: is a negative result the market or a bug?"),
+    workers: opt.Workers = 1,
+    ray: opt.Ray = None,
+    cpus_per_run: CpusPerRun = None,
+    gpus_per_run: GpusPerRun = None,
 ) -> None:
     """Train every architecture (x seeds x folds), compare them with the naive forecast and the baseline
     architecture, apply the guide's decision matrix, and write phase1_results.json, phase1_report.md and
@@ -70,7 +80,7 @@ def phase1(
         models_dir=models_dir, output_dir=output_dir, device=device, timeframe=timeframe, log_to_db=not no_db,
         threads=threads, features=features, ablation=ablation, feature_sets=feature_sets,
         ensemble=ensemble,
-        doctor=doctor,
+        doctor=doctor, workers=workers, ray=ray, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
     )
     runs = len(make_plan(settings, None))
     kind = "quick validation — SMOKE TEST, not evidence for a decision" if settings.smoke_test else "full benchmark"
@@ -81,8 +91,8 @@ def phase1(
               + (f" x feature sets {', '.join(settings.feature_sets)}" if ablation else "")
               + (f" x {settings.walk_forward} folds" if settings.walk_forward > 1 else "")
               + (" + an ensemble per seed and fold" if settings.ensemble else "")
-              + f"); features: {settings.features if not ablation else 'per set'}; data: {settings.data_source}",
-              highlight=False, soft_wrap=True)
+              + f"); features: {settings.features if not ablation else 'per set'}; data: {settings.data_source}"
+              + _where(settings), highlight=False, soft_wrap=True)
     if ablation:
         from atb.benchmark.ablation import run_ablation  # pandas and torch: deferred like the rest
 
@@ -101,6 +111,19 @@ def phase1(
 
 
 app.command("phase1")(phase1)
+
+
+def _where(settings) -> str:
+    """`; 2 workers x 1 thread` / `; Ray 127.0.0.1:6379, 1 CPU per run` (nothing for the serial default)."""
+    from atb.benchmark.executors import threads_per_worker  # cheap once the benchmark is loaded
+
+    if settings.ray_address:
+        return (f"; Ray {settings.ray_address}, {settings.cpus_per_run or 1:g} CPU"
+                + (f" + {settings.gpus_per_run:g} GPU" if settings.gpus_per_run else "") + " per run")
+    if settings.workers > 1:
+        threads = threads_per_worker(settings)
+        return f"; {settings.workers} workers x {threads} thread{'s' if threads > 1 else ''}"
+    return ""
 
 
 def _print_ablation(result) -> None:
