@@ -176,3 +176,81 @@ def run_script(argv: list[str] | None = None, prog_name: str = "phase1_benchmark
                          context_settings={"help_option_names": ["-h", "--help"]})
     script.command()(phase1)
     run_app(script, argv, prog_name)
+
+
+@app.command("grid")
+def grid(
+    symbols: str = typer.Option(..., "--symbols", help="Comma list of markets, e.g. BTCUSDT,ETHUSDT,SOLUSDT."),
+    timeframes: str = typer.Option("1h", "--timeframes", help="Comma list of timeframes, e.g. 1h,4h (a longer one "
+                                                              "is built from complete bars of a shorter file)."),
+    quick: bool = typer.Option(False, "--quick", help="Phase 1A smoke test per market: 7 days, 5 epochs, 1 seed."),
+    full: bool = typer.Option(False, "--full", help="Phase 1B per market: 30 days, 20 epochs, 3 seeds."),
+    days: opt.Days = None,
+    epochs: opt.Epochs = None,
+    models: opt.Models = None,
+    seeds: int | None = typer.Option(None, "--seeds", help="Seeds per model (default 3 full, 1 quick)."),
+    walk_forward: int = typer.Option(1, "--walk-forward", help="K walk-forward folds per market."),
+    end_date: opt.EndDate = None,
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder of candle files named like "
+                                                                  "<SYMBOL>_<tf>_*.csv (default: the candle cache, "
+                                                                  "else the exchange)."),
+    exchange: opt.Exchange = TrainRequest.exchange,
+    models_dir: opt.ModelsDir = None,
+    output_dir: Path = typer.Option(Path("artifacts/grid"), "--output-dir",
+                                    help="grid_results.json, grid_report.md and one folder per market."),
+    device: opt.Device = TrainRequest.device,
+    threads: opt.Threads = None,
+    no_db: opt.NoDb = False,
+    as_json: opt.Json = False,
+    workers: opt.Workers = 1,
+    ray: opt.Ray = None,
+    cpus_per_run: CpusPerRun = None,
+    gpus_per_run: GpusPerRun = None,
+) -> None:
+    """Run the Phase-1 benchmark on every market of SYMBOLS x TIMEFRAMES and write one report with a row per
+    market x architecture (RMSE, skill vs naive, DM and PT p-values, Sharpe vs buy-and-hold, decision per market)."""
+    from atb.benchmark.grid import COLUMNS, cells, parse_markets, plan_grid, run_grid  # pandas: deferred
+    from atb.benchmark.phase1 import RunsFailed
+    from atb.benchmark.plan import make_plan
+    from atb.cli.progress import RichObserver
+
+    markets = parse_markets(symbols, timeframes)
+    planned = plan_grid(markets, output_dir, data_dir, exchange, quick=quick, full=full, days=days, epochs=epochs,
+                        models=models, seeds=seeds, walk_forward=walk_forward, end_date=end_date,
+                        models_dir=models_dir, device=device, threads=threads, log_to_db=not no_db, workers=workers,
+                        ray=ray, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+    first = planned[0][1]
+    runs = sum(len(make_plan(s, None)) for _, s in planned)
+    kind = "quick validation — SMOKE TEST" if first.smoke_test else "full benchmark"
+    err.print(f"[bold]Grid {kind}[/bold]: {len(planned)} markets ({', '.join(d.market.name for d, _ in planned)}), "
+              f"{runs} runs in all; {first.days:g} days, {first.epochs} epochs per run" + _where(first),
+              highlight=False, soft_wrap=True)
+    for data, _ in planned:
+        if data.resampled_from:
+            err.print(f"[dim]{data.market.name}: built from complete {data.resampled_from} bars of {data.origin} "
+                      f"({data.dropped_partial_bars} partial bars dropped as gaps)[/dim]", highlight=False,
+                      soft_wrap=True)
+
+    def market_started(market, i: int, total: int) -> None:
+        err.print(f"[bold cyan]market {i}/{total}: {market.name}[/bold cyan]", highlight=False)
+
+    result = run_grid(planned, output_dir, RichObserver(), market_started)
+    if as_json:
+        print(dumps(result.results))
+    else:
+        rows = result.results["rows"]
+        if rows:
+            print_table(out, [Col(c, "left", wrap=True) if c in ("market", "model") else Col(c) for c in COLUMNS],
+                        [cells(r) for r in rows], title="Grid: each market's Phase-1 benchmark (test split)")
+        for m in result.results["markets"]:
+            out.print(f"{m['symbol']} {m['timeframe']}: {m.get('decision') or m.get('error') or m['status']}",
+                      highlight=False, markup=False, soft_wrap=True)
+        for name, path in result.files.items():
+            out.print(f"[dim]{name}:[/dim] {path}", highlight=False, soft_wrap=True)
+    problems = []
+    if result.failed_runs:
+        problems.append(f"{result.failed_runs} runs failed")
+    if result.failed_markets:
+        problems.append(f"{len(result.failed_markets)} markets could not run")
+    if problems:
+        raise RunsFailed(f"{' and '.join(problems)} (see {result.files['results']})")
