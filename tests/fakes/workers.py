@@ -56,3 +56,15 @@ def train_or_kill(job: Job) -> JobResult:
         time.sleep(0.5)
         _kill_self()
     return run_job(job)
+
+
+def ray_kill_once(job: Job) -> JobResult:
+    """A Ray task whose first attempt loses its worker (SIGKILL); the retry makes a small fake version."""
+    from atb.benchmark.executors import run_job_returning_files
+
+    marker = Path(job.request.models_dir).parent / f"killed-{job.spec.index}"
+    if not marker.exists():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(os.getpid()))
+        _kill_self()
+    return run_job_returning_files(job, work=fake_version)

@@ -94,11 +94,11 @@ def run_job(job: Job) -> JobResult:
                      name=outcome.version_dir.name, path=str(outcome.version_dir))
 
 
-def run_job_returning_files(job: Job) -> JobResult:
+def run_job_returning_files(job: Job, work: Work = run_job) -> JobResult:
     """The Ray task: train in a temporary folder of the node and send the version's files back."""
     stage = Path(tempfile.mkdtemp(prefix="atb-ray-run-"))
     try:
-        result = run_job(Job(job.spec, replace(job.request, models_dir=stage)))
+        result = work(Job(job.spec, replace(job.request, models_dir=stage)))
         if result.status == "completed":
             version = Path(result.path)
             result.files = {p.name: p.read_bytes() for p in sorted(version.iterdir()) if p.is_file()}
@@ -196,15 +196,16 @@ def _dead_runs(lost: list[Job], processes: dict | None) -> list[tuple[Job, int |
 class RayExecutor:
     """`--ray ADDRESS`: one Ray task per run (num_cpus/num_gpus per task), retried when its worker is lost."""
 
-    def __init__(self, address: str, cpus: float = 1, gpus: float = 0, max_retries: int = RAY_MAX_RETRIES):
+    def __init__(self, address: str, cpus: float = 1, gpus: float = 0, max_retries: int = RAY_MAX_RETRIES,
+                 task: Work = run_job_returning_files):
         self.address, self.cpus, self.gpus, self.max_retries = address, cpus, gpus, max_retries
+        self.task = task
 
     def run(self, jobs: list[Job], on_result: OnResult) -> None:
         from atb.cluster import connect  # deferred: ray takes seconds to import
 
         ray = connect(self.address)
-        task = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.max_retries)(
-            run_job_returning_files)
+        task = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.max_retries)(self.task)
         refs = {task.remote(job): job for job in jobs}
         pending = list(refs)
         try:
