@@ -79,3 +79,35 @@ def test_a_killed_worker_fails_its_run_and_the_benchmark_goes_on(tmp_path) -> No
     assert by_seed[workers.KILL_SEED].status == "failed" and "died" in by_seed[workers.KILL_SEED].error
     assert by_seed[42].ok and by_seed[42].metrics["test_rmse"] > 0
     assert ModelStore(tmp_path / "kill").latest_name(FOLDER) == by_seed[42].version_id
+
+
+def test_ctrl_c_keeps_finished_runs_and_stops_the_workers(tmp_path) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(root / "scripts" / "phase1_benchmark.py"), "--quick", "--data-source", "synthetic",
+           "--days", "7", "--epochs", "2", "--models", "cnn_lstm:lightweight", "--seeds", "4", "--workers", "2",
+           "--threads", "1", "--no-db", "--models-dir", str(tmp_path / "m"), "--output-dir", str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "ATB_DATA_DIR": str(tmp_path / "data")})
+    for line in proc.stderr:  # the first finished run
+        if "✓" in line:
+            break
+    children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, rest
+    assert "Traceback" not in rest
+    data = json.loads((out / "phase1_results.json").read_text())
+    assert data["status"] == "interrupted" and 1 <= data["counts"]["completed"] < 4
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in children):
+        time.sleep(0.2)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "worker processes left behind"
+    assert not any(p.name.startswith(".workers-") for p in (tmp_path / "m").iterdir())

@@ -172,6 +172,8 @@ class ProcessExecutor:
                                                                 "during this run"))
         dead_ids = {job.spec.index for job, _, _ in dead}
         rest = [job for job in lost if job.spec.index not in dead_ids]
+        for job in rest:  # a fresh start in the next pool: its old worker's pid must not speak for the new one
+            (Path(job.request.models_dir) / PID_FILE).unlink(missing_ok=True)
         log.warning("a worker process died: %d run(s) failed, %d resubmitted to a fresh pool", len(dead), len(rest))
         return rest
 
