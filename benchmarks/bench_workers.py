@@ -120,6 +120,7 @@ def main() -> None:
             threads = args.threads or (cores if k == 1 else max(1, cores // k))
             entry = {"workers": k, "threads_per_worker": threads, "wall_s": timed.wall_s, "exit_code": timed.returncode,
                      "runs": len(runs), "completed": sum(r["status"] == "completed" for r in runs),
+                     "run_wall_s": {f"{r['index']} {r['architecture']} seed {r['seed']}": r["wall_s"] for r in runs},
                      "max_rel_diff_vs_workers_1": worst(diffs),
                      "max_rel_diff_test_rmse": worst(diffs, ("test_rmse",)), "rel_diffs_by_model": diffs,
                      "load_before": list(load_before),

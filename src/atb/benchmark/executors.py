@@ -253,10 +253,12 @@ def run_parallel(settings: BenchSettings, plan: list[RunSpec], observer: Observe
     """Submit every run; publish and log each finished one here, as it arrives; records in plan order."""
     store = ModelStore(settings.models_dir or default_models_dir())
     store.root.mkdir(parents=True, exist_ok=True)
-    scratch = store.root / f".workers-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    scratch = store.root.absolute() / f".workers-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     threads = threads_per_worker(settings)
     by_index = {spec.index: spec for spec in plan}
-    jobs = [Job(spec, replace(train_request(settings, spec), threads=threads, log_to_db=False,
+    # Absolute paths: a Ray worker does not run in this directory.
+    data_file = str(Path(settings.data_file).absolute()) if settings.data_file else None
+    jobs = [Job(spec, replace(train_request(settings, spec), threads=threads, log_to_db=False, data_file=data_file,
                               models_dir=scratch / f"run-{spec.index}")) for spec in plan]
     records: dict[int, RunRecord] = {}
 
