@@ -1,6 +1,5 @@
 """The Phase-1 benchmark: every architecture x seed x walk-forward fold trained (in-process, in worker processes or
-as Ray tasks), compared with
-the CNN-LSTM baseline and naive persistence, judged by the guide's decision matrix.
+as Ray tasks), compared with the CNN-LSTM baseline and naive persistence, judged by the guide's decision matrix.
 
     settings.py  presets and argument checks      plan.py      runs, seeds, fold ends
     runner.py    train_model per run, failures    aggregate.py mean ± std across seeds, pooled DM tests
