@@ -70,8 +70,19 @@ class Interrupted(Exception):
         self.records = records
 
 
-def run_plan(settings: BenchSettings, plan: list[RunSpec], observer: Observer | None = None) -> list[RunRecord]:
+def run_plan(settings: BenchSettings, plan: list[RunSpec], observer: Observer | None = None,
+             executor=None) -> list[RunRecord]:
+    """Every run of the plan, in plan order. With --workers K > 1 or --ray (or an explicit executor) the runs go
+    to worker processes or Ray tasks (benchmark.executors); else they run here, one after another."""
     observer = observer or SilentObserver()
+    if executor is None and (settings.workers > 1 or settings.ray_address):
+        from atb.benchmark.executors import make_executor  # deferred: executors imports this module
+
+        executor = make_executor(settings)
+    if executor is not None:
+        from atb.benchmark.executors import run_parallel
+
+        return run_parallel(settings, plan, observer, executor)
     records: list[RunRecord] = []
     for spec in plan:
         reporter = observer.run_started(spec, len(plan))

@@ -68,6 +68,10 @@ class BenchSettings:
     doctor: bool = False  # --doctor: run `atb doctor --quick` after the runs and include its result
     notes: list[str] = field(default_factory=list)
     ensemble: bool = False  # also one stacking ensemble per seed and fold (benchmark.ensembles)
+    workers: int = 1  # --workers: training runs at once in worker processes (benchmark.executors)
+    ray_address: str | None = None  # --ray / RAY_ADDRESS: runs as Ray tasks on that cluster
+    cpus_per_run: float | None = None  # --cpus-per-run (Ray): CPUs each task asks for (default 1)
+    gpus_per_run: float | None = None  # --gpus-per-run (Ray): GPUs each task asks for (default 0)
 
     @property
     def smoke_test(self) -> bool:
@@ -90,6 +94,9 @@ class BenchSettings:
             "features": self.features, "ensemble": self.ensemble,
             **({"feature_sets": list(self.feature_sets)} if self.feature_sets else {}),
             "doctor": self.doctor,
+            **({"workers": self.workers} if self.workers != 1 else {}),
+            **({"ray": {"address": self.ray_address, "cpus_per_run": self.cpus_per_run or 1,
+                        "gpus_per_run": self.gpus_per_run or 0}} if self.ray_address else {}),
         }
 
 
@@ -130,7 +137,8 @@ def make_settings(
     output_dir: Path = Path("artifacts"), device: str = TrainRequest.device, timeframe: str = TrainRequest.timeframe,
     log_to_db: bool = True, synthetic_ar_coef: float = TrainRequest.synthetic_ar_coef, threads: int | None = None,
     features: str = ALL, ablation: bool = False, feature_sets: str | None = None, ensemble: bool = False,
-    doctor: bool = False,
+    doctor: bool = False, workers: int = 1, ray: str | None = None, cpus_per_run: float | None = None,
+    gpus_per_run: float | None = None,
 ) -> BenchSettings:
     if quick == full:
         raise UsageError("choose one of --quick (smoke test: 7 days, 5 epochs) or --full (30 days, 20 epochs)")
@@ -149,6 +157,7 @@ def make_settings(
         raise UsageError(f"--walk-forward must be at least 1 (got {walk_forward})")
     if threads is not None and threads < 1:
         raise UsageError(f"--threads must be at least 1 (got {threads})")
+    ray_address = _check_parallel(workers, ray, cpus_per_run, gpus_per_run)
     end = parse_time(end_date, "--end-date", end=True) if end_date is not None else None
     source = _data_source(data_source, data_file)
     if not symbol.strip():
@@ -161,8 +170,30 @@ def make_settings(
         output_dir=Path(output_dir), device=device, threads=threads, log_to_db=log_to_db,
         synthetic_ar_coef=synthetic_ar_coef, features=parse_feature_set(features), ensemble=ensemble,
         feature_sets=_feature_sets(ablation, feature_sets, features),
-        doctor=doctor,
+        doctor=doctor, workers=workers, ray_address=ray_address, cpus_per_run=cpus_per_run,
+        gpus_per_run=gpus_per_run,
     )
+
+
+def _check_parallel(workers: int, ray: str | None, cpus: float | None, gpus: float | None) -> str | None:
+    """--workers / --ray / --cpus-per-run / --gpus-per-run; returns the Ray address (--ray, else RAY_ADDRESS)."""
+    from atb.cluster import ray_address  # cheap: ray itself is imported only to connect
+
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1 (got {workers})")
+    address = ray_address(ray)
+    if address and workers > 1:
+        raise UsageError("--workers is for this machine; with --ray (or RAY_ADDRESS) the cluster schedules the runs "
+                         "(ask for resources with --cpus-per-run / --gpus-per-run)")
+    for name, value in (("--cpus-per-run", cpus), ("--gpus-per-run", gpus)):
+        if value is None:
+            continue
+        if not address:
+            raise UsageError(f"{name} is for --ray ADDRESS (on this machine use --workers and --threads)")
+        if value < 0 or (name == "--cpus-per-run" and value == 0):
+            raise UsageError(f"{name} must be {'positive' if name == '--cpus-per-run' else 'zero or more'} "
+                             f"(got {value:g})")
+    return address
 
 
 def _feature_sets(ablation: bool, text: str | None, features: str) -> tuple[str, ...]:

@@ -254,3 +254,45 @@ def show(
         for i, g in enumerate(gap_list, 1):
             table.add_row(str(i), g["after"], g["before"], str(g["missing"]))
         out.print(table)
+
+
+@app.command("resample")
+def resample(
+    symbol: str = typer.Argument(..., help="Market, e.g. BTCUSDT."),
+    source: str = typer.Option("1h", "--from", help="The cached shorter timeframe to build from."),
+    target: str = typer.Option("4h", "--to", help="The longer timeframe to write (a whole multiple of --from)."),
+    exchange: opt.Exchange = TrainRequest.exchange,
+    as_json: opt.Json = False,
+) -> None:
+    """Build longer candles from complete shorter ones in the cache (a 4h bar with a missing hour is a gap)."""
+    from atb.data.cache import CacheKey, cache_path, merge_into_cache, read_cache
+    from atb.data.exchange import check_exchange_id
+    from atb.data.resample import check_pair, covered_spans, resample_candles
+    from atb.data.symbols import normalize_symbol
+
+    check_pair(source, target)
+    exchange_id, market = check_exchange_id(exchange), normalize_symbol(symbol)
+    key = CacheKey(exchange_id, market, source)
+    cached = read_cache(key)
+    if cached is None or cached.candles.empty:
+        raise DataError(f"nothing cached for {key.label()} ({cache_path(key)}); "
+                        f"run `atb data download {market} -t {source}` or `atb data import FILE`")
+    began = time.perf_counter()
+    result = resample_candles(cached.candles, source, target)
+    written = merge_into_cache(CacheKey(exchange_id, market, target), result.candles,
+                               covered_spans(cached.coverage, source, target))
+    elapsed = time.perf_counter() - began
+    view = _range_view(written, result.candles)
+    info = {**_summary(view), "from": source, "to": target, "source_rows": len(cached.candles),
+            "bars": len(result.candles), "dropped_partial_bars": result.dropped, "seconds": elapsed}
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    _print_summary(f"resampled {key.label()} -> {target}", [
+        ("bars", f"{len(result.candles):,} complete {target} bars from {len(cached.candles):,} {source} candles"),
+        ("dropped", f"{result.dropped} partial {target} bars (a {source} candle missing: left as a gap)"),
+        ("first", info["first"] or "-"),
+        ("last", info["last"] or "-"),
+        ("gaps", _gap_text(info["gaps"])),
+        ("cache", str(written.path)),
+    ])

@@ -145,15 +145,17 @@ class RichObserver:
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
+        self.finished = 0  # runs finished so far (with --workers they finish out of plan order)
 
     def run_started(self, spec: RunSpec, total: int) -> RunReporter:
         err.print(f"[bold]run {spec.index}/{total}[/bold]: {spec.title}", highlight=False)
         return RunReporter()
 
     def run_finished(self, spec: RunSpec, total: int, record: RunRecord) -> None:
+        self.finished += 1
         elapsed = time.perf_counter() - self.started
-        left = elapsed / spec.index * (total - spec.index)
-        eta = f" · about {_duration(left)} left" if spec.index < total else ""
+        left = elapsed / self.finished * (total - self.finished)
+        eta = f" · about {_duration(left)} left" if self.finished < total else ""
         if record.ok:
             m = record.metrics
             err.print(
