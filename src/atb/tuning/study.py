@@ -2,9 +2,9 @@
 
 Sampler: TPE, seeded by --seed (a re-run with one worker makes the same proposals; worker k of K uses seed + k).
 Pruner: Optuna's MedianPruner on the per-epoch validation MSE (best so far): after 4 finished trials and from
-epoch 3 on, a trial whose best validation MSE is worse than the median of the earlier trials at the same epoch
-stops. Median rather than Hyperband: with 20-50 trials of at most --epochs epochs, Hyperband's brackets leave
-few trials per bracket, and the median rule needs no budget settings."""
+the end of epoch 2 on (epoch 1 is never pruned), a trial whose best validation MSE is worse than the median of the
+earlier trials at the same epoch stops. Median rather than Hyperband: with 20-50 trials of at most --epochs epochs,
+Hyperband's brackets leave few trials per bracket, and the median rule needs no budget settings."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from atb.errors import UsageError
 from atb.tuning.settings import TuneSettings, check_same_objective
 from atb.tuning.storage import StorageSpec, open_storage
 
-PRUNER_NAME = "median (n_startup_trials=4, n_warmup_steps=2, on the best validation MSE so far)"
+PRUNER_NAME = "median (n_startup_trials=4, n_warmup_steps=2: from epoch 2, on the best validation MSE so far)"
 SETTINGS_ATTR = "atb_settings"  # study user attr: TuneSettings.to_dict() of the run that created the study
 STARTUP_TRIALS = 4
 WARMUP_EPOCHS = 2
