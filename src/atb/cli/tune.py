@@ -114,6 +114,12 @@ def run(
     out.print(f"[green]✓[/green] Saved {done.version_dir}  (latest -> {done.version_dir.name})", highlight=False)
 
 
+def _seconds(trial: dict):
+    """A Ray trial is stored after the search (its stored duration is 0): its fit time instead."""
+    attrs = trial["user_attrs"]
+    return attrs.get("fit_seconds") if attrs.get("backend") == "ray" else trial["duration_s"]
+
+
 @app.command("show")
 def show(
     study: str = typer.Argument(..., help="Study name (see the storage's folder $ATB_DATA_DIR/optuna/)."),
@@ -132,7 +138,7 @@ def show(
         return
     c = summary["counts"]
     rows = [[str(t["number"]), t["state"].lower(), _fmt(t["value"], 5), _fmt(t["user_attrs"].get("val_sharpe"), 3),
-             _fmt(t["duration_s"], 3),
+             _fmt(_seconds(t), 3),
              " ".join(f"{k}={_fmt(v, 3)}" for k, v in t["params"].items())] for t in summary["trials"]]
     print_table(out, [Col("#"), Col("state", "left"), Col("val MSE"), Col("val Sharpe"), Col("s"),
                       Col("params", "left", wrap=True)], rows,
