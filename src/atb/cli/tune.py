@@ -64,7 +64,7 @@ def run(
     from atb.cluster import ray_address
     from atb.data.timeparse import optional_time
     from atb.tuning.local import SearchPlan
-    from atb.tuning.runner import tune
+    from atb.tuning.runner import check_arguments, tune
     from atb.tuning.storage import check_study_name, resolve
 
     market = symbol.upper().replace("/", "")
@@ -80,11 +80,15 @@ def run(
     spec = resolve(storage, name)
     address = ray_address(ray)
     plan = SearchPlan(name, spec, settings, trials, timeout, workers)
+    check_arguments(plan)
     err.print(f"study {name} in {spec.label}: up to {trials} trials"
               + (f" on the Ray cluster at {address}" if address else f", {workers} worker(s)"), highlight=False)
 
     def on_trial(trial) -> None:
         value = "" if trial.value is None else f" val MSE {trial.value:.5f}"
+        if trial.state.name == "FAIL":
+            reason = str(trial.system_attrs.get("fail_reason", "")).strip().splitlines()
+            value = f" ({reason[-1][:200]})" if reason else ""
         err.print(f"  trial {trial.number}: {trial.state.name.lower()}{value}", highlight=False)
 
     with RichReporter() as reporter:

@@ -27,9 +27,8 @@ class TuneOutcome:
     backend: str  # "local" | "ray"
 
 
-def check_plan(plan: SearchPlan) -> SearchPlan:
-    """One-line UsageErrors for bad arguments, before any trial; fills settings.train_windows."""
-    from atb.training.pipeline import prepare_data  # deferred: pandas and the feature stack
+def check_arguments(plan: SearchPlan) -> None:
+    """One-line UsageErrors for bad arguments (no data read)."""
     from atb.tuning.space import architecture_space
 
     architectures.get(plan.settings.architecture)
@@ -40,6 +39,15 @@ def check_plan(plan: SearchPlan) -> SearchPlan:
         raise UsageError(f"--workers must be at least 1 (got {plan.workers})")
     if plan.timeout_s is not None and plan.timeout_s <= 0:
         raise UsageError(f"--timeout must be positive seconds (got {plan.timeout_s})")
+    studies.open_study(plan.study, plan.storage, plan.settings)  # the storage opens; a resumed objective matches
+
+
+def check_plan(plan: SearchPlan) -> SearchPlan:
+    """check_arguments, then the data: a span that cannot be trained fails here, before any trial; fills
+    settings.train_windows."""
+    from atb.training.pipeline import prepare_data  # deferred: pandas and the feature stack
+
+    check_arguments(plan)
     req = plan.settings.request(None)
     req.validate()
     _, dataset = prepare_data(req)  # loads the candles once (and fills the cache the workers read)

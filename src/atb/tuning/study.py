@@ -36,7 +36,10 @@ def open_study(name: str, spec: StorageSpec, settings: TuneSettings | None = Non
     objective)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI reports trials itself
+    # The CLI reports trials itself, a failed one as one line with its reason (Optuna would log a traceback).
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if not create and spec.url is None and not spec.path.exists():
+        raise UsageError(f"no study {name!r}: {spec.path} does not exist (give --storage where it is kept)")
     storage = open_storage(spec)
     seed = settings.seed if seed is None and settings is not None else (seed or 0)
     if not create:
