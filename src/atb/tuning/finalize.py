@@ -104,6 +104,9 @@ def finalize(study, study_name: str, storage_label: str, settings: TuneSettings,
             "n_trials": n_trials, "n_complete": n["complete"], "n_pruned": n["pruned"], "n_failed": n["fail"],
             "best_trial": best.number, "best_params": dict(best.params), "best_value": float(best.value),
             "best_val_loss": float(best.value), "seed": seed,
+            # the retrained winner's own validation MSE: equal to best_value up to float reductions across thread
+            # counts (the trial and the final run may use different torch threads)
+            "final_val_mse": float(run.result.history[run.result.best_epoch - 1].val_mse),
             "trial_sharpe_var": sharpe_var, "trial_sharpe_count": n_sharpes,
             "default_configuration": {"variant": "default", **cmp.to_dict()},
         }
