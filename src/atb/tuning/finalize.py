@@ -16,7 +16,7 @@ import numpy as np
 from atb.errors import AtbError
 from atb.tuning import space
 from atb.tuning import study as studies
-from atb.tuning.objective import ATTR_SEED, ATTR_SHARPE
+from atb.tuning.objective import ATTR_SEED, ATTR_SHARPE, ATTR_SHARPE_ZERO
 from atb.tuning.settings import TuneSettings
 
 log = logging.getLogger(__name__)
@@ -45,12 +45,12 @@ class Finalized:
     comparison: Comparison
 
 
-def trial_sharpe_variance(study) -> tuple[int, float, int]:
+def trial_sharpe_variance(study, attr: str = ATTR_SHARPE) -> tuple[int, float, int]:
     """(n_trials, variance of the trials' validation Sharpe ratios, how many had one). N counts every configuration
     that was tried (complete and pruned: a pruned configuration was tried too, and a larger N deflates more); the
     variance is over the complete trials, the only ones with a validation backtest (annualised units, ddof=1)."""
     n = studies.finished(study)
-    sharpes = [t.user_attrs.get(ATTR_SHARPE) for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    sharpes = [t.user_attrs.get(attr) for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     sharpes = [float(s) for s in sharpes if isinstance(s, (int, float)) and math.isfinite(s)]
     var = float(np.var(sharpes, ddof=1)) if len(sharpes) > 1 else 0.0
     return n, var, len(sharpes)
@@ -108,6 +108,9 @@ def finalize(study, study_name: str, storage_label: str, settings: TuneSettings,
             # counts (the trial and the final run may use different torch threads)
             "final_val_mse": float(run.result.history[run.result.best_epoch - 1].val_mse),
             "trial_sharpe_var": sharpe_var, "trial_sharpe_count": n_sharpes,
+            # the same at threshold 0 (every forecast's sign traded): not what the Deflated Sharpe uses, but telling
+            # where the protocol's threshold keeps every trial out of the market (a variance of 0)
+            "trial_sharpe_var_zero_threshold": trial_sharpe_variance(study, ATTR_SHARPE_ZERO)[1],
             "default_configuration": {"variant": "default", **cmp.to_dict()},
         }
         holder["cmp"], holder["tuning"] = cmp, tuning

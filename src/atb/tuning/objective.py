@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 # user_attrs of a trial (atb tune show and study_summary read them)
 ATTR_SHARPE = "val_sharpe"  # annualised Sharpe of the validation backtest (0 when it never trades)
+# the Sharpe at threshold 0 (trade every forecast's sign): informative where the protocol's threshold never trades
+ATTR_SHARPE_ZERO = "val_sharpe_zero_threshold"
 ATTR_PID = "pid"  # the process that ran it (a killed worker's trials are marked failed by it)
 ATTR_HOST = "host"
 ATTR_EPOCHS = "epochs_run"
@@ -55,8 +57,9 @@ class PruningReporter:
         pass
 
 
-def validation_sharpe(validation, timeframe: str) -> float:
-    """The annualised Sharpe of the validation backtest at the threshold the protocol picks on validation."""
+def validation_sharpe(validation, timeframe: str) -> tuple[float, float]:
+    """The annualised Sharpe of the validation backtest at the threshold the protocol picks on validation, and at
+    threshold 0."""
     # Deferred: the backtest pulls pandas and numpy.
     from atb.backtest.bars import bars_from_frame
     from atb.backtest.costs import DEFAULT_FEE_BPS, DEFAULT_SLIPPAGE_BPS, bars_per_year, cost_per_unit
@@ -65,10 +68,11 @@ def validation_sharpe(validation, timeframe: str) -> float:
     bars = bars_from_frame(validation, "validation")
     choice = select_threshold(bars, "long_flat", cost_per_unit(DEFAULT_FEE_BPS, DEFAULT_SLIPPAGE_BPS),
                               bars_per_year(timeframe))
-    sharpe = float(dict(choice.grid).get(choice.threshold, float("nan")))
+    grid = dict(choice.grid)
+    sharpe, zero = (float(grid.get(t, float("nan"))) for t in (choice.threshold, 0.0))
     # A strategy that never holds a position earns nothing: its Sharpe is 0 (NaN from a zero deviation), as the
     # threshold choice itself scores it.
-    return sharpe if math.isfinite(sharpe) else 0.0
+    return (sharpe if math.isfinite(sharpe) else 0.0), (zero if math.isfinite(zero) else 0.0)
 
 
 def fit_trial(config: space.TrialConfig, settings: TuneSettings, reporter) -> tuple[float, dict]:
@@ -80,8 +84,8 @@ def fit_trial(config: space.TrialConfig, settings: TuneSettings, reporter) -> tu
 
     start = time.perf_counter()
     fit = fit_on_validation(settings.request(config), reporter)
-    sharpe = validation_sharpe(fit.validation, settings.timeframe)
-    attrs = {ATTR_SHARPE: sharpe if math.isfinite(sharpe) else None, ATTR_EPOCHS: fit.result.epochs_run,
+    sharpe, zero = validation_sharpe(fit.validation, settings.timeframe)
+    attrs = {ATTR_SHARPE: sharpe, ATTR_SHARPE_ZERO: zero, ATTR_EPOCHS: fit.result.epochs_run,
              ATTR_BEST_EPOCH: fit.result.best_epoch, ATTR_SEED: settings.seed, ATTR_BATCH: fit.batch_size,
              ATTR_SECONDS: round(time.perf_counter() - start, 3), ATTR_HOST: socket.gethostname()}
     return float(fit.best_val_mse), attrs

@@ -9,7 +9,6 @@ fails is recorded as failed, and the search goes on."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -78,7 +77,9 @@ def run_ray(plan: SearchPlan, address: str, *, cpus_per_trial: float = 1, gpus_p
         return {"trials": 0, "wall_s": 0.0, "fit_s": 0.0}
     known = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     searcher = OptunaSearch(
-        space=functools.partial(_draw, architecture=plan.settings.architecture), metric=METRIC, mode="min",
+        # As distributions (every space is static: no parameter depends on another), which OptunaSearch accepts
+        # together with the resumed study's evaluated points (a define-by-run function it does not).
+        space=space_distributions(plan.settings.architecture), metric=METRIC, mode="min",
         sampler=studies.sampler(plan.settings.seed),
         points_to_evaluate=[dict(t.params) for t in known] or None,
         evaluated_rewards=[t.value for t in known] or None,
@@ -115,8 +116,13 @@ def run_ray(plan: SearchPlan, address: str, *, cpus_per_trial: float = 1, gpus_p
     return {"trials": len(grid), "wall_s": wall, "fit_s": fit_s}
 
 
-def _draw(trial, architecture: str) -> None:
-    space.suggest(trial, architecture)  # define-by-run: the params are what the trial suggested
+def space_distributions(architecture: str) -> dict:
+    """The architecture's search space as {param: Optuna distribution}, read from one draw."""
+    import optuna
+
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    space.suggest(trial, architecture)
+    return dict(trial.distributions)
 
 
 def distributions(params: dict, architecture: str) -> dict:
@@ -145,7 +151,8 @@ def _record(study, result, settings: TuneSettings):
         rows = frame[frame.get("finished").isna()] if "finished" in frame else frame
         history = {int(e): float(v) for e, v in zip(rows["epoch"], rows[METRIC], strict=False)
                    if isinstance(v, (int, float)) and math.isfinite(v)}
-    attrs = {k: metrics[k] for k in ("val_sharpe", "epochs_run", "best_epoch", "seed", "batch_size_used",
+    attrs = {k: metrics[k] for k in ("val_sharpe", "val_sharpe_zero_threshold", "epochs_run", "best_epoch", "seed",
+                                     "batch_size_used",
                                      "fit_seconds", ATTR_HOST, ATTR_PID) if k in metrics}
     attrs["backend"] = "ray"
     if result.error is not None:

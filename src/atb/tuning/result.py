@@ -20,9 +20,11 @@ def study_summary(study_name: str, storage: StorageSpec) -> dict:
       ``settings`` (TuneSettings.to_dict() recorded when the study was created, or None)
     - ``counts``: {"complete", "pruned", "fail", "running"} -> int
     - ``trials``: one dict per trial, by number: ``number``, ``state`` (COMPLETE|PRUNED|FAIL|RUNNING|WAITING),
-      ``value`` (validation MSE, None unless complete), ``params`` (name -> value), ``datetime_start``,
-      ``datetime_complete`` (ISO-8601 UTC or None), ``duration_s`` (or None), ``user_attrs`` (val_sharpe, pid,
-      host, epochs_run, best_epoch, seed, batch_size_used, fit_seconds), ``intermediate`` ({epoch: best val MSE})
+      ``value`` (validation MSE; for a pruned trial the last value it reported; None when failed or running),
+      ``params`` (name -> value), ``datetime_start``, ``datetime_complete`` (ISO-8601 UTC or None),
+      ``duration_s`` (or None), ``user_attrs`` (val_sharpe, val_sharpe_zero_threshold, pid, host, epochs_run,
+      best_epoch, seed, batch_size_used, fit_seconds; backend="ray" for a Ray trial), ``intermediate``
+      ({epoch: best validation MSE so far})
     - ``best``: None, or {"number", "value", "params", "user_attrs"}
     - ``importances``: {param: importance} (fANOVA-free default evaluator), {} with fewer than 2 complete trials
     - ``importances_note``: why importances are empty, or None
