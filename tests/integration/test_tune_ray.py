@@ -98,3 +98,26 @@ def _trial_workers() -> list[int]:
         if title.startswith("ray::ImplicitFunc"):
             found.append(int(entry.name))
     return found
+
+
+def test_ctrl_c_on_a_ray_search_keeps_the_finished_trials_and_exits_130(data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, "ATB_DATA_DIR": str(data_dir), "PYTHONPATH": str(src)}
+    proc = subprocess.Popen([sys.executable, "-m", "atb.cli.main", "tune", "run", "BTCUSDT", "--data-source",
+                             "synthetic", "--days", "8", "--epochs", "3", "--trials", "30", "--study", "ray3",
+                             "--ray", ADDRESS, "--no-final"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    spec = resolve(None, "ray3")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if spec.path.exists() and studies.finished(studies.open_study("ray3", spec, create=False)) >= 2:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted (Ctrl-C)" and "Traceback" not in err
+    assert 2 <= studies.finished(studies.open_study("ray3", spec, create=False)) < 30

@@ -64,10 +64,14 @@ def run_ray(plan: SearchPlan, address: str, *, cpus_per_trial: float = 1, gpus_p
 
     connect(address)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no progress tables of Tune's own
+    # Ctrl-C is atb's (finished trials are already stored by the recorder; exit 130), not Tune's graceful stop.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     # Deferred: Ray Tune and Optuna load only for a Ray search.
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
+
+    from atb.tuning.ray_recorder import StudyRecorder
 
     threads = max(1, int(cpus_per_trial))
     settings = replace(plan.settings, threads=threads, device="cuda" if gpus_per_trial > 0 else plan.settings.device)
@@ -88,6 +92,8 @@ def run_ray(plan: SearchPlan, address: str, *, cpus_per_trial: float = 1, gpus_p
     # its budget before that final report (which carries the objective and the validation Sharpe).
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.settings.epochs + 2,
                               grace_period=GRACE_EPOCHS, reduction_factor=REDUCTION_FACTOR)
+    recorder = StudyRecorder(lambda params, metrics, history, error: _record(
+        study, params, metrics, history, error, plan.settings), on_trial)
     env = {"ATB_DATA_DIR": str(data_dir().absolute())}
     resources = {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})}
     runner = tune.with_resources(tune.with_parameters(trainable, settings=settings.to_dict(), env=env), resources)
@@ -98,7 +104,8 @@ def run_ray(plan: SearchPlan, address: str, *, cpus_per_trial: float = 1, gpus_p
                                     time_budget_s=plan.timeout_s),
         run_config=tune.RunConfig(name=f"{plan.study}-{int(time.time())}",
                                   storage_path=str((data_dir() / "ray_results").absolute()), verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
+                                  failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+                                  callbacks=[recorder]),
     )
     start = time.perf_counter()
     try:
@@ -107,12 +114,7 @@ def run_ray(plan: SearchPlan, address: str, *, cpus_per_trial: float = 1, gpus_p
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise AtbError(f"the Ray Tune search failed: {first}") from None
     wall = time.perf_counter() - start
-    fit_s = 0.0
-    for result in grid:
-        trial = _record(study, result, plan.settings)
-        fit_s += float((result.metrics or {}).get("fit_seconds") or 0.0)
-        if on_trial is not None and trial is not None:
-            on_trial(trial)
+    fit_s = sum(float(t.user_attrs.get("fit_seconds") or 0.0) for t in recorder.trials)
     return {"trials": len(grid), "wall_s": wall, "fit_s": fit_s}
 
 
@@ -136,34 +138,27 @@ def distributions(params: dict, architecture: str) -> dict:
     return trial.distributions
 
 
-def _record(study, result, settings: TuneSettings):
-    """Copy one Ray trial into the study: complete, pruned (stopped by ASHA) or failed."""
+def _record(study, params: dict, metrics: dict, history: dict, error: str | None, settings: TuneSettings):
+    """Store one ended Ray trial in the study: complete, pruned (stopped by ASHA) or failed."""
     import optuna
     from optuna.trial import TrialState
 
-    metrics = result.metrics or {}
-    params = {k: v for k, v in (result.config or {}).items()}
     if not params:
         return None
-    history = {}
-    frame = result.metrics_dataframe
-    if frame is not None and METRIC in frame and "epoch" in frame:
-        rows = frame[frame.get("finished").isna()] if "finished" in frame else frame
-        history = {int(e): float(v) for e, v in zip(rows["epoch"], rows[METRIC], strict=False)
-                   if isinstance(v, (int, float)) and math.isfinite(v)}
     attrs = {k: metrics[k] for k in ("val_sharpe", "val_sharpe_zero_threshold", "epochs_run", "best_epoch", "seed",
-                                     "batch_size_used",
-                                     "fit_seconds", ATTR_HOST, ATTR_PID) if k in metrics}
+                                     "batch_size_used", "fit_seconds", ATTR_HOST, ATTR_PID) if k in metrics}
     attrs["backend"] = "ray"
-    if result.error is not None:
+    system = {}
+    if error is not None:
         state, value = TrialState.FAIL, None
-        attrs["error"] = (str(result.error).strip().splitlines() or ["error"])[0][:300]
+        system["fail_reason"] = (error.strip().splitlines() or ["error"])[-1][:300]
     elif metrics.get("finished"):
         state, value = TrialState.COMPLETE, float(metrics[METRIC])
     else:
         state, value = TrialState.PRUNED, None
     frozen = optuna.trial.create_trial(state=state, value=value, params=params,
                                        distributions=distributions(params, settings.architecture),
-                                       user_attrs=attrs, intermediate_values=history)
+                                       user_attrs=attrs, system_attrs=system,
+                                       intermediate_values={k: v for k, v in history.items() if math.isfinite(v)})
     study.add_trial(frozen)
     return study.trials[-1]
