@@ -187,3 +187,13 @@ def test_the_run_log_database_is_refused_as_storage(atb_cli, data_dir, monkeypat
 def test_show_of_an_unknown_study_is_one_line(atb_cli, data_dir):
     result = atb_cli(["tune", "show", "nope"])
     assert result.code == 2 and result.err.startswith("error: no study 'nope'")
+
+
+def test_ray_arguments_are_one_line_errors(atb_cli, data_dir):
+    result = atb_cli(["tune", "run", "BTCUSDT", "--data-source", "synthetic", *TINY, "--ray", "127.0.0.1:1",
+                      "--workers", "2"])
+    assert result.code == 2 and result.err.strip().startswith("error: --workers runs processes on this machine")
+    result = atb_cli(["tune", "run", "BTCUSDT", "--data-source", "synthetic", *TINY, "--ray", "127.0.0.1:1"])
+    last = result.err.strip().splitlines()[-1]
+    assert result.code == 2 and "Traceback" not in result.err
+    assert last.startswith("error: ") and ("cannot reach the Ray cluster" in last or "needs Ray" in last)

@@ -63,6 +63,7 @@ def run(
     from atb.cli.progress import RichReporter
     from atb.cluster import ray_address
     from atb.data.timeparse import optional_time
+    from atb.errors import UsageError
     from atb.tuning.local import SearchPlan
     from atb.tuning.runner import check_arguments, tune
     from atb.tuning.storage import check_study_name, resolve
@@ -79,6 +80,9 @@ def run(
     )
     spec = resolve(storage, name)
     address = ray_address(ray)
+    if address and workers > 1:
+        raise UsageError("--workers runs processes on this machine; on a Ray cluster the trials' concurrency follows "
+                         "--cpus-per-trial and the cluster's CPUs")
     plan = SearchPlan(name, spec, settings, trials, timeout, workers)
     check_arguments(plan)
     err.print(f"study {name} in {spec.label}: up to {trials} trials"
@@ -110,10 +114,14 @@ def run(
     t, cmp = done.tuning, done.comparison
     out.print(f"best trial {t['best_trial']}: validation MSE {t['best_value']:.5f}; "
               + ", ".join(f"{k}={_fmt(v)}" for k, v in t["best_params"].items()), highlight=False, soft_wrap=True)
-    dsr = (done.metadata.backtest or {}).get("dsr")
+    backtest = done.metadata.backtest or {}
+    dsr = _fmt(backtest.get("dsr"), 3)
+    if backtest.get("dsr") is None:
+        trades = (backtest.get("strategy") or {}).get("n_trades")
+        dsr = "n/a: no trade on test" if trades == 0 else "n/a"
     out.print(f"tuned vs default: RMSE {cmp.tuned_rmse:.2f} vs {cmp.default_rmse:.2f}, DM one-sided "
               f"p={_fmt(cmp.dm_p_one_sided, 3)} ({cmp.windows} test windows); {t['n_trials']} configurations were "
-              f"tried (Deflated Sharpe {_fmt(dsr, 3)}, trial Sharpe variance {_fmt(t['trial_sharpe_var'], 3)})",
+              f"tried (Deflated Sharpe {dsr}, trial Sharpe variance {_fmt(t['trial_sharpe_var'], 3)})",
               highlight=False, soft_wrap=True)
     out.print(f"[green]✓[/green] Saved {done.version_dir}  (latest -> {done.version_dir.name})", highlight=False)
 
