@@ -79,13 +79,14 @@ def check_horizon(horizon: int) -> None:
 
 
 def training_backtest(test: pd.DataFrame, validation: pd.DataFrame | None, *, horizon: int,
-                      timeframe: str) -> dict:
+                      timeframe: str, n_trials: int | None = None, trial_sharpe_var: float | None = None) -> dict:
     """What a training run writes under metadata.json's ``backtest``: the default protocol (long_flat, default
     fee and slippage, threshold from the validation predictions) as ``BacktestResult.to_dict()``; or
     ``{"skipped": why}`` when there is none to run (a horizon other than 1, unusable predictions), so that the
     backtest never costs a training run its result."""
     try:
-        return run_backtest(test, validation, horizon=horizon, timeframe=timeframe).to_dict()
+        return run_backtest(test, validation, horizon=horizon, timeframe=timeframe, n_trials=n_trials,
+                            trial_sharpe_var=trial_sharpe_var).to_dict()
     except AtbError as exc:
         return {SKIPPED: str(exc)}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from atb import __version__
-from atb.cli import ab, backtest, bench, data, db, dev, doctor, models, runs, serve, train
+from atb.cli import ab, backtest, bench, data, db, dev, doctor, models, runs, serve, train, tune
 from atb.cli.app import run_app
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.command("backtest")(backtest.backtest)
 app.command("serve")(serve.serve)
 app.add_typer(ab.app, name="ab")
 app.command("doctor")(doctor.doctor)
+app.add_typer(tune.app, name="tune")
 
 
 def _version(value: bool) -> None:

@@ -50,4 +50,15 @@ VARIANTS = {
     "deep": dict(hidden=128, lstm_layers=3, attention=64, dense=64),
 }
 
-SPEC = ArchitectureSpec(config=AttentionLSTMConfig, model=AttentionLSTM, variants=VARIANTS)
+
+def search_space(trial) -> dict:
+    """Width, depth and dropout for `atb tune` (the shared training parameters are in atb.tuning.space)."""
+    return dict(hidden=trial.suggest_categorical("hidden", [16, 32, 64, 128]),
+                lstm_layers=trial.suggest_int("lstm_layers", 1, 3),
+                attention=trial.suggest_categorical("attention", [8, 16, 32, 64]),
+                dense=trial.suggest_categorical("dense", [16, 32, 64]),
+                dropout=trial.suggest_float("dropout", 0.0, 0.4))
+
+
+SPEC = ArchitectureSpec(config=AttentionLSTMConfig, model=AttentionLSTM, variants=VARIANTS,
+                        search_space=search_space)

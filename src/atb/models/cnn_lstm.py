@@ -57,4 +57,15 @@ VARIANTS = {
     "deep": dict(conv_channels=(64, 128), lstm_hidden=128, lstm_layers=2, dense=64),
 }
 
-SPEC = ArchitectureSpec(config=CNNLSTMConfig, model=CNNLSTM, variants=VARIANTS)
+
+def search_space(trial) -> dict:
+    """Width, depth and dropout for `atb tune` (the shared training parameters are in atb.tuning.space)."""
+    conv = trial.suggest_categorical("conv_channels", [16, 32, 64, 128])
+    return dict(conv_channels=(conv,), kernel_size=trial.suggest_categorical("kernel_size", [3, 5]),
+                lstm_hidden=trial.suggest_categorical("lstm_hidden", [16, 32, 64, 128]),
+                lstm_layers=trial.suggest_int("lstm_layers", 1, 3),
+                dense=trial.suggest_categorical("dense", [16, 32, 64]),
+                dropout=trial.suggest_float("dropout", 0.0, 0.4))
+
+
+SPEC = ArchitectureSpec(config=CNNLSTMConfig, model=CNNLSTM, variants=VARIANTS, search_space=search_space)

@@ -7,17 +7,27 @@ from dataclasses import asdict, fields
 
 from torch import nn
 
+from atb.errors import UsageError
 from atb.models import registry
 
 
-def model_config(architecture: str, variant: str, n_features: int, sequence_length: int) -> dict:
+def model_config(architecture: str, variant: str, n_features: int, sequence_length: int,
+                 overrides: dict | None = None) -> dict:
     """The full constructor arguments plus the derived facts; saved in metadata.json so the weights can be
-    rebuilt."""
+    rebuilt. ``overrides``: config field values over the variant's (a tuned configuration)."""
     registry.check(architecture, variant)
     spec = registry.load(architecture)
     given = {"n_features": n_features, "sequence_length": sequence_length}
-    args = {f.name: given[f.name] for f in fields(spec.config) if f.name in given}
-    cfg = spec.config(**args, **spec.variants[variant])
+    names = [f.name for f in fields(spec.config)]
+    unknown = sorted(set(overrides or {}) - set(names) | set(overrides or {}) & set(given))
+    if unknown:
+        raise UsageError(f"{architecture} has no config field {', '.join(unknown)} to set; its fields: "
+                         f"{', '.join(n for n in names if n not in given)}")
+    args = {name: given[name] for name in names if name in given}
+    try:
+        cfg = spec.config(**args, **{**spec.variants[variant], **(overrides or {})})
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"invalid {architecture} configuration: {exc}") from None
     return {**asdict(cfg), **spec.derived(cfg)}
 
 

@@ -10,7 +10,10 @@ The shape (nanoGPT's config dataclass and plain module, NeuralForecast's uniform
 - ``derived``: facts computed from a config, saved beside its fields (not constructor arguments), and
   ``reported``: those of them that metadata.json's ``training_params`` repeats.
 
-A hyper-parameter search space (a trial -> field values, like a variant) belongs here too when tuning comes.
+- ``search_space``: for `atb tune`, a function of an Optuna trial (anything with ``suggest_int``,
+  ``suggest_float`` and ``suggest_categorical``) -> config field values, like a variant; width, depth and dropout
+  of this architecture only. The training parameters every architecture shares (learning rate, batch size,
+  sequence length, loss) are declared once, in atb.tuning.space. None: the architecture cannot be tuned.
 """
 
 from __future__ import annotations
@@ -31,3 +34,4 @@ class ArchitectureSpec:
     variants: Mapping[str, Mapping[str, Any]]
     derived: Callable[[Any], dict] = _no_facts
     reported: tuple[str, ...] = ()
+    search_space: Callable[[Any], dict] | None = None

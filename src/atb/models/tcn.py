@@ -94,6 +94,14 @@ def derived(cfg: TCNConfig) -> dict:
     return {"levels": cfg.levels, "receptive_field": cfg.receptive_field}
 
 
+def search_space(trial) -> dict:
+    """Width, kernel (depth follows: enough blocks to cover the window) and dropout for `atb tune`."""
+    return dict(channels=trial.suggest_categorical("channels", [16, 24, 32, 48, 64, 96]),
+                kernel_size=trial.suggest_categorical("kernel_size", [2, 3, 5]),
+                dense=trial.suggest_categorical("dense", [16, 32, 64]),
+                dropout=trial.suggest_float("dropout", 0.0, 0.4))
+
+
 # The receptive field is also shown with the training parameters: it must cover --sequence-length.
 SPEC = ArchitectureSpec(config=TCNConfig, model=TCN, variants=VARIANTS, derived=derived,
-                        reported=("receptive_field",))
+                        reported=("receptive_field",), search_space=search_space)

@@ -95,6 +95,15 @@ def derived(cfg: TCNAttentionConfig) -> dict:
     return {"levels": cfg.encoder.levels, "receptive_field": cfg.receptive_field}
 
 
+def search_space(trial) -> dict:
+    """Width, heads, kernel and dropout for `atb tune`; channels are multiples of every heads choice (8)."""
+    return dict(channels=trial.suggest_categorical("channels", [16, 24, 32, 48, 64, 96]),
+                heads=trial.suggest_categorical("heads", [1, 2, 4, 8]),
+                kernel_size=trial.suggest_categorical("kernel_size", [2, 3, 5]),
+                dense=trial.suggest_categorical("dense", [16, 32, 64]),
+                dropout=trial.suggest_float("dropout", 0.0, 0.4))
+
+
 # As for the TCN: the encoder's receptive field is shown with the training parameters.
 SPEC = ArchitectureSpec(config=TCNAttentionConfig, model=TCNAttention, variants=VARIANTS, derived=derived,
-                        reported=("receptive_field",))
+                        reported=("receptive_field",), search_space=search_space)

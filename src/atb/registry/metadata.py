@@ -281,6 +281,7 @@ class EpochRecord(Section):
     lr: float | None = None
     seconds: float | None = None
     best: bool | None = None
+    val_mse: float | None = None  # the validation MSE whatever the loss (a search compares it across trials)
 
 
 @dataclass

@@ -7,7 +7,8 @@ from __future__ import annotations
 import platform
 import resource
 import socket
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,6 +98,7 @@ class FittedRun:
     evaluation: dict  # evaluate_forecasts() plus the fit's losses
     validation: pd.DataFrame  # the validation split's predictions, same columns
     backtest: dict  # atb.backtest.training_backtest: metadata.json's backtest section
+    sections: dict = field(default_factory=dict)  # more top-level metadata sections (atb tune's `tuning`)
 
     @property
     def synthetic(self) -> bool:
@@ -108,8 +110,55 @@ class FittedRun:
         return registry_symbol(self.req.symbol, self.synthetic)
 
 
-def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOutcome:
-    """Train, evaluate, export and publish one model version; raise AtbError on bad input."""
+@dataclass
+class _Fitted:
+    name: str
+    model: Any
+    data: Any  # DeviceData
+    dataset: Any  # Dataset
+    candles: pd.DataFrame
+    source_label: str
+    config: dict
+    result: Any  # FitResult
+    device: Any
+    batch_size: int
+
+
+@dataclass
+class ValidationFit:
+    """A fit scored on the validation split only (a search's trial): the test rows are never predicted."""
+
+    config: dict  # the model config (constructor arguments and derived facts)
+    result: Any  # FitResult: history (val_loss, val_mse per epoch), best epoch
+    validation: pd.DataFrame  # the validation split's forecasts: target_time, last_close, actual_close, predicted_close
+    batch_size: int
+
+    @property
+    def best_val_mse(self) -> float:
+        return self.result.history[self.result.best_epoch - 1].val_mse
+
+
+def fit_on_validation(req: TrainRequest, reporter: Reporter | None = None) -> ValidationFit:
+    """Fit one configuration and predict the validation split; no test prediction, no artifact, no run log."""
+    req.validate()
+    f = _fit(req, reporter or SilentReporter(), _NoRunLog(), datetime.now(timezone.utc))
+    return ValidationFit(f.config, f.result, _predictions(f.model, f.data, f.dataset, req.horizon, "validation"),
+                         f.batch_size)
+
+
+class _NoRunLog:
+    def start(self, run) -> None:
+        pass
+
+    def epoch(self, *args) -> None:
+        pass
+
+
+def train_model(req: TrainRequest, reporter: Reporter | None = None,
+                sections: Callable[[FittedRun], dict] | None = None) -> TrainOutcome:
+    """Train, evaluate, export and publish one model version; raise AtbError on bad input. ``sections``: called
+    with the scored run before anything is written; the top-level metadata sections it returns are written with
+    the rest (it may also replace ``run.backtest``)."""
     req.validate()
     reporter = reporter or SilentReporter()
     from atb.tracking import open_run_log  # deferred: SQLAlchemy loads only when a run starts
@@ -117,7 +166,7 @@ def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOut
     run_log = open_run_log(enabled=req.log_to_db)
     created = datetime.now(timezone.utc)
     try:
-        return _train(req, reporter, run_log, created)
+        return _train(req, reporter, run_log, created, sections)
     except KeyboardInterrupt as exc:
         run_log.fail(str(exc) or "interrupted", status="interrupted")
         raise
@@ -126,13 +175,42 @@ def train_model(req: TrainRequest, reporter: Reporter | None = None) -> TrainOut
         raise
 
 
-def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> TrainOutcome:
+def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime, sections=None) -> TrainOutcome:
+    from atb.backtest import training_backtest
+    from atb.evaluation.metrics import evaluate_forecasts
+
+    f = _fit(req, reporter, run_log, created)
+    model, data, dataset, result = f.model, f.data, f.dataset, f.result
+    reporter.stage("Evaluating on the untouched test split")
+    predictions = _predictions(model, data, dataset, req.horizon, "test")
+    evaluation = evaluate_forecasts(*(predictions[c].to_numpy() for c in ("last_close", "actual_close",
+                                                                          "predicted_close")), req.horizon)
+    evaluation["val_loss"] = result.best_val_loss
+    evaluation["train_loss"] = result.history[result.best_epoch - 1].train_loss
+    # The validation forecasts are stored too: the backtest's threshold is chosen on them, never on test.
+    validation = _predictions(model, data, dataset, req.horizon, "validation")
+    backtest = training_backtest(predictions, validation, horizon=req.horizon, timeframe=req.timeframe)
+
+    run = FittedRun(req, f.name, created, model, data, dataset, f.candles, f.source_label, f.config, result,
+                    f.device, f.batch_size, predictions, evaluation, validation, backtest)
+    if sections is not None:  # the caller's top-level metadata sections (atb tune: `tuning`), in the same write
+        run.sections = sections(run)
+    store = ModelStore(req.models_dir or default_models_dir())
+    try:
+        version_dir, metadata = _save_version(store, run, reporter)
+    except OSError as exc:  # read-only or full disk: the staging folder is already gone
+        raise ModelError(f"cannot write the model version under {store.price_dir(run.registry_folder)}: "
+                         f"{exc.strerror or exc}") from None
+    run_log.complete(metadata)
+    return TrainOutcome(version_dir, metadata)
+
+
+def _fit(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> _Fitted:
+    """Load, build the windows and fit (the best validation epoch's weights restored); nothing is scored."""
     # Deferred here and below: torch (~1.7 s), scipy and onnx, which the benchmark's planning and
     # TrainRequest's users need not load.
     import torch
 
-    from atb.backtest import training_backtest
-    from atb.evaluation.metrics import evaluate_forecasts
     from atb.models.factory import build_model, model_config
     from atb.training.device import busy_cores_warning, configure_threads, default_batch_size, resolve_device
     from atb.training.trainer import DeviceData, TrainConfig, fit, seed_everything
@@ -151,10 +229,12 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
             f"use --batch-size {n_train} or less, or more --days"
         )
 
-    config = model_config(req.architecture, req.variant, len(dataset.feature_names), req.sequence_length)
+    config = model_config(req.architecture, req.variant, len(dataset.feature_names), req.sequence_length,
+                          req.model_config)
     seed_everything(req.seed)
     model = build_model(req.architecture, config)
-    name = version_name(created, req.architecture, req.variant)
+    # A tuned configuration is named so in the registry: <time>_<architecture>_tuned
+    name = version_name(created, req.architecture, "tuned" if req.model_config else req.variant)
     run_log.start({
         "version_id": name, "symbol": req.symbol, "timeframe": req.timeframe,
         "architecture": req.architecture, "variant": req.variant, "params": _params(req, batch_size),
@@ -184,27 +264,7 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime) ->
         ) from None
     finally:
         reporter.fit_finished()  # leave the terminal clean whatever happened
-
-    reporter.stage("Evaluating on the untouched test split")
-    predictions = _predictions(model, data, dataset, req.horizon, "test")
-    evaluation = evaluate_forecasts(*(predictions[c].to_numpy() for c in ("last_close", "actual_close",
-                                                                          "predicted_close")), req.horizon)
-    evaluation["val_loss"] = result.best_val_loss
-    evaluation["train_loss"] = result.history[result.best_epoch - 1].train_loss
-    # The validation forecasts are stored too: the backtest's threshold is chosen on them, never on test.
-    validation = _predictions(model, data, dataset, req.horizon, "validation")
-    backtest = training_backtest(predictions, validation, horizon=req.horizon, timeframe=req.timeframe)
-
-    run = FittedRun(req, name, created, model, data, dataset, candles, source_label, config, result, device,
-                    batch_size, predictions, evaluation, validation, backtest)
-    store = ModelStore(req.models_dir or default_models_dir())
-    try:
-        version_dir, metadata = _save_version(store, run, reporter)
-    except OSError as exc:  # read-only or full disk: the staging folder is already gone
-        raise ModelError(f"cannot write the model version under {store.price_dir(run.registry_folder)}: "
-                         f"{exc.strerror or exc}") from None
-    run_log.complete(metadata)
-    return TrainOutcome(version_dir, metadata)
+    return _Fitted(name, model, data, dataset, candles, source_label, config, result, device, batch_size)
 
 
 def prepare_data(req: TrainRequest, reporter: Reporter | None = None) -> tuple[pd.DataFrame, Any]:
@@ -253,6 +313,7 @@ def _save_version(store, run: FittedRun, reporter: Reporter) -> tuple[Path, Vers
         reporter.stage("Publishing the version")
         predictions_frame(run.predictions, run.validation).to_parquet(staged / PREDICTIONS_FILE, index=False)
         metadata = _metadata(run, opset, max_abs_diff, latency)
+        metadata.other.update(run.sections)
         write_metadata(staged / "metadata.json", metadata)
         version_dir = store.publish(run.registry_folder, staged, run.name)
 

@@ -47,6 +47,8 @@ class TrainRequest:
     synthetic_seed: int = 7  # the market's seed; --seed changes the model's initialisation only
     threads: int | None = None  # CPU threads for torch; None: ATB_THREADS or every core
     log_to_db: bool = True
+    # Architecture config fields over the variant's (a tuned configuration, atb tune); in metadata's model_config
+    model_config: dict | None = None
     extra: dict = field(default_factory=dict)  # recorded in metadata (e.g. the benchmark's fold)
 
     def validate(self) -> None:

@@ -37,6 +37,9 @@ class EpochStats:
     lr: float
     seconds: float
     best: bool
+    # The validation MSE of the scaled target, whatever the training loss: what a search compares across trials
+    # (a Huber loss is about half an MSE, so val_loss of two losses is not comparable).
+    val_mse: float = float("nan")
 
 
 @dataclass
@@ -108,7 +111,7 @@ def fit(
             optimizer.step()
             total += loss.detach() * len(y)
         train_loss = float(total) / n  # the one host sync of the epoch
-        val_loss = evaluate_loss(model, data, "validation", loss_fn)
+        val_loss, val_mse = _validation_losses(model, data, loss_fn)
         scheduler.step(val_loss)
 
         improved = val_loss < result.best_val_loss
@@ -116,7 +119,7 @@ def fit(
             result.best_val_loss, result.best_epoch = val_loss, epoch
             best_state = copy.deepcopy(model.state_dict())
         stats = EpochStats(epoch, train_loss, val_loss, optimizer.param_groups[0]["lr"],
-                           time.perf_counter() - t0, improved)
+                           time.perf_counter() - t0, improved, val_mse)
         result.history.append(stats)
         if on_epoch:
             on_epoch(stats)
@@ -139,6 +142,15 @@ def predict(model: nn.Module, data: DeviceData, split: str, batch_size: int = 40
 def evaluate_loss(model: nn.Module, data: DeviceData, split: str, loss_fn: nn.Module) -> float:
     preds = _predict_on_device(model, data, split)  # stays on the device: no copy to the host and back
     return float(loss_fn(preds, data.targets[data.anchors[split]]))
+
+
+@torch.no_grad()
+def _validation_losses(model: nn.Module, data: DeviceData, loss_fn: nn.Module) -> tuple[float, float]:
+    """(the training loss, MSE) on the validation split, from one forward pass."""
+    preds = _predict_on_device(model, data, "validation")
+    targets = data.targets[data.anchors["validation"]]
+    loss = float(loss_fn(preds, targets))
+    return loss, loss if isinstance(loss_fn, nn.MSELoss) else float(nn.functional.mse_loss(preds, targets))
 
 
 def _predict_on_device(model: nn.Module, data: DeviceData, split: str, batch_size: int = 4096) -> torch.Tensor:
