@@ -138,13 +138,20 @@ def show(
     storage: str | None = typer.Option(None, "--storage", help="Journal file or SQLAlchemy URL (default "
                                                               "$ATB_DATA_DIR/optuna/STUDY.journal)."),
     as_json: opt.Json = False,
+    html: opt.Html = None,
 ) -> None:
     """Trials of STUDY (state, validation MSE, params, duration), its best params and parameter importances."""
     from atb.cli.tables import Col, print_table
     from atb.tuning.result import study_summary
     from atb.tuning.storage import check_study_name, resolve
 
+    opt.check_html_path(html)
     summary = study_summary(check_study_name(study), resolve(storage, study))
+    if html is not None:
+        from atb.reports.tune import write_tune_report  # deferred: plotly and jinja2
+
+        synthetic = (summary.get("settings") or {}).get("data_source") == "synthetic"
+        err.print(f"[dim]html:[/dim] {write_tune_report(summary, html, synthetic=synthetic)}", highlight=False)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
