@@ -188,7 +188,7 @@ def test_an_interrupted_ablation_writes_what_finished_then_stops(tmp_path, monke
 
 
 def test_a_smoke_test_gives_its_nominal_reading_only(tmp_path, fake):
-    from atb.benchmark.ablation import answer_lines
+    from atb.benchmark.ablation_report import answer_lines
 
     result = run_ablation(settings(tmp_path, quick=True, full=False, days=None))
     assert result.results["too_small"].startswith("a smoke test")
@@ -198,7 +198,7 @@ def test_a_smoke_test_gives_its_nominal_reading_only(tmp_path, fake):
 
 
 def test_the_html_report_answers_first_with_the_pairs_table(tmp_path, fake):
-    from atb.benchmark.ablation import TEST_COLUMNS, test_cells
+    from atb.benchmark.ablation_report import TEST_COLUMNS, test_cells
 
     result = run_ablation(settings(tmp_path, seeds=1, models="cnn_lstm"))
     page = result.files["html"].read_text(encoding="utf-8")

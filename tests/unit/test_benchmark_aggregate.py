@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from atb.benchmark.aggregate import summarize
-from atb.benchmark.runner import RunRecord
+from atb.benchmark.records import RunRecord
 from atb.errors import DataError
 from atb.evaluation.comparison import Entry, compare
 from atb.evaluation.stats import diebold_mariano

@@ -14,7 +14,7 @@ import atb.ensemble.build as ensemble_build
 from atb.benchmark.aggregate import load_entries
 from atb.benchmark.decision import decide
 from atb.benchmark.ensembles import run_ensembles, versus_best_single
-from atb.benchmark.runner import RunRecord
+from atb.benchmark.records import RunRecord
 from atb.benchmark.settings import make_settings
 from atb.evaluation.stats import diebold_mariano_losses
 from atb.registry.metadata import VersionMetadata

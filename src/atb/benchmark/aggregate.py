@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from atb.benchmark.runner import RunRecord
+from atb.benchmark.records import RunRecord
 from atb.errors import DataError
 from atb.evaluation.comparison import Comparison, Entry, Row, compare
 from atb.evaluation.stats import diebold_mariano_losses

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from atb.benchmark.plan import RunSpec
-from atb.benchmark.runner import Interrupted, Observer, RunRecord, SilentObserver, fill_record
+from atb.benchmark.records import Interrupted, Observer, RunRecord, SilentObserver, fill_record
 from atb.benchmark.settings import BenchSettings, ModelChoice
 from atb.ensemble import ARCHITECTURE, DEFAULT_METHOD
 from atb.ensemble import build as ensemble_build  # looked up at call time: tests replace build_ensemble

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from atb.benchmark.plan import RunSpec, train_request
-from atb.benchmark.runner import Interrupted, Observer, RunRecord, fill_record
+from atb.benchmark.records import Interrupted, Observer, RunRecord, fill_record
 from atb.benchmark.settings import BenchSettings
 from atb.config import models_dir as default_models_dir
 from atb.errors import AtbError

@@ -20,7 +20,7 @@ import pandas as pd
 
 from atb import __version__
 from atb.benchmark.phase1 import Phase1Result, run_phase1
-from atb.benchmark.runner import Observer
+from atb.benchmark.records import Observer
 from atb.benchmark.settings import BenchSettings, make_settings
 from atb.data.cache import CacheKey, read_cache
 from atb.data.files import read_candle_file

@@ -20,8 +20,9 @@ from atb.benchmark.decision import Decision, decide
 from atb.benchmark.ensembles import planned_ensembles, run_ensembles, versus_best_single
 from atb.benchmark.plan import Fold, make_folds, make_plan, resolve_last_candle
 from atb.benchmark.plots import plot_comparison
+from atb.benchmark.records import Interrupted, Observer, RunRecord
 from atb.benchmark.report import render, title
-from atb.benchmark.runner import Interrupted, Observer, RunRecord, run_plan
+from atb.benchmark.runner import run_plan
 from atb.benchmark.settings import BenchSettings
 from atb.benchmark.trading import trading_summary
 from atb.doctor.result import DoctorReport

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from atb.benchmark.aggregate import Summary
 from atb.benchmark.decision import ECONOMIC_PSR, Decision
-from atb.benchmark.runner import RunRecord
+from atb.benchmark.records import RunRecord
 from atb.ensemble import DEFAULT_METHOD
 from atb.evaluation.comparison import Comparison, guide_verdict
 from atb.evaluation.metric_table import COLUMNS, DASH, METRIC, TABLE_NOTES, TRADING_METRIC, cells

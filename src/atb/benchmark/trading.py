@@ -30,7 +30,7 @@ from atb.backtest.result import strict_json
 from atb.backtest.run import run_backtest
 from atb.backtest.sharpe import SharpeMoments, probabilistic_sharpe_ratio, sharpe_ci, sharpe_moments
 from atb.backtest.simulate import Path, drawdown
-from atb.benchmark.runner import RunRecord
+from atb.benchmark.records import RunRecord
 from atb.errors import AtbError
 from atb.evaluation.comparison import Entry
 from atb.evaluation.metric_table import BACKTEST_PREFIX

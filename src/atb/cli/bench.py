@@ -127,7 +127,7 @@ def _where(settings) -> str:
 
 
 def _print_ablation(result) -> None:
-    from atb.benchmark.ablation import QUESTION, TEST_COLUMNS, answer_lines, test_cells  # pandas: deferred
+    from atb.benchmark.ablation_report import QUESTION, TEST_COLUMNS, answer_lines, test_cells  # pandas: deferred
 
     if result.tests:
         text = ("model", "richer vs poorer", "verdict")

@@ -89,7 +89,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON (machine-readable
 Workers = Annotated[int, typer.Option("--workers", "-w", help="Worker processes on this machine (torch threads "
                                                               "per worker = cores / workers).")]
 Ray = Annotated[str | None, typer.Option("--ray", help="Run on the Ray cluster at this address (HOST:PORT; default "
-                                                       "$RAY_ADDRESS); needs the extra: pip install -e \".\\[distributed]\".")]
+                                                       "$RAY_ADDRESS); needs the extra: "
+                                                       "pip install -e \".\\[distributed]\".")]
 Html = Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report (interactive "
                                                           "charts, opens offline) to this file.")]
 

@@ -22,7 +22,7 @@ from atb.cli.console import err
 
 if TYPE_CHECKING:
     from atb.benchmark.plan import RunSpec
-    from atb.benchmark.runner import RunRecord
+    from atb.benchmark.records import RunRecord
 
 
 class DownloadBar:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atb.benchmark.ablation import (
+from atb.benchmark.ablation_report import (
     QUESTION,
     RUN_TEXT_COLUMNS,
     SIGNIFICANCE,

@@ -13,6 +13,7 @@ import pandas as pd
 from atb.backtest.run import run_backtest
 from atb.benchmark.aggregate import Summary
 from atb.benchmark.decision import Decision
+from atb.benchmark.records import RunRecord
 from atb.benchmark.report import (
     FOLD_COLUMNS,
     RUN_TEXT_COLUMNS,
@@ -26,7 +27,6 @@ from atb.benchmark.report import (
     title,
     trading_cells,
 )
-from atb.benchmark.runner import RunRecord
 from atb.errors import AtbError
 from atb.evaluation.metric_table import COLUMNS
 from atb.registry.predictions import PredictionTable, read_predictions

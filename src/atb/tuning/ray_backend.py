@@ -93,7 +93,7 @@ def run_ray(plan: SearchPlan, address: str, *, cpus_per_trial: float = 1, gpus_p
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.settings.epochs + 2,
                               grace_period=GRACE_EPOCHS, reduction_factor=REDUCTION_FACTOR)
     recorder = StudyRecorder(lambda params, metrics, history, error: _record(
-        study, params, metrics, history, error, plan.settings), on_trial)
+        study, params, metrics, history, error, plan.settings), METRIC, on_trial)
     env = {"ATB_DATA_DIR": str(data_dir().absolute())}
     resources = {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})}
     runner = tune.with_resources(tune.with_parameters(trainable, settings=settings.to_dict(), env=env), resources)

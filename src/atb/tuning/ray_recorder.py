@@ -10,16 +10,15 @@ class StudyRecorder(tune.Callback):
     """Copies every ended Ray trial into the Optuna study: complete (its final report), pruned (stopped by the
     scheduler before it) or failed (after Tune's retries)."""
 
-    def __init__(self, record, on_trial=None):
+    def __init__(self, record, metric: str, on_trial=None):
         self._record, self._on_trial = record, on_trial  # record(params, metrics, history, error) -> FrozenTrial
+        self._metric = metric  # the validation loss each epoch's report carries
         self._history: dict[str, dict[int, float]] = {}
         self.trials: list = []
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        from atb.tuning.ray_backend import METRIC
-
-        if not result.get("finished") and METRIC in result and "epoch" in result:
-            self._history.setdefault(trial.trial_id, {})[int(result["epoch"])] = float(result[METRIC])
+        if not result.get("finished") and self._metric in result and "epoch" in result:
+            self._history.setdefault(trial.trial_id, {})[int(result["epoch"])] = float(result[self._metric])
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._store(trial, None)
