@@ -104,7 +104,7 @@ def worker_main(study_name: str, storage: str, settings: dict, target: int, dead
     import sys
 
     logging.basicConfig(level=logging.WARNING)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _stop_once)
     try:
         st = TuneSettings.from_dict(settings)
         study = studies.open_study(study_name, resolve(storage, study_name), st, seed=seed)
@@ -114,6 +114,15 @@ def worker_main(study_name: str, storage: str, settings: dict, target: int, dead
     except Exception as exc:  # one line to the parent's stderr, not a traceback
         print(f"error: worker {os.getpid()}: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+def _stop_once(signum: int, frame: object) -> None:
+    """A terminal's Ctrl-C reaches the worker and its driver, and the driver passes one on: stop at the first, and
+    let none of the others cut the exit short (a traceback from the interpreter's shutdown otherwise)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _run_processes(plan: SearchPlan, settings: TuneSettings, study, on_trial: Callable | None) -> None:
