@@ -137,7 +137,7 @@ class ModelStore:
         parent = self.price_dir(symbol)
         for path in parent.glob(f"{STAGING_PREFIX}*"):
             pid = path.name[len(STAGING_PREFIX):].split("-")[0]
-            if pid.isdigit() and not _process_alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(path, ignore_errors=True)
 
     def symbols(self) -> list[str]:
@@ -232,7 +232,8 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(dumps(data, strict=False) + "\n")
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine is alive (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

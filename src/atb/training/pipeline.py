@@ -8,7 +8,7 @@ import platform
 import resource
 import socket
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,12 +79,10 @@ class TrainOutcome:
 
 
 @dataclass
-class FittedRun:
-    """Everything a finished fit hands to the saving step."""
+class Fitted:
+    """What a fit hands on: the model with its best validation epoch's weights, its data and facts; nothing scored."""
 
-    req: TrainRequest
     name: str
-    created: datetime
     model: Any
     data: Any  # DeviceData
     dataset: Any  # Dataset
@@ -94,6 +92,14 @@ class FittedRun:
     result: Any  # FitResult
     device: Any  # torch.device
     batch_size: int
+
+
+@dataclass
+class FittedRun(Fitted):
+    """A fit scored on test (and validation): everything the saving step writes."""
+
+    req: TrainRequest
+    created: datetime
     predictions: pd.DataFrame  # the test split: target_time, last_close, actual_close, predicted_close
     evaluation: dict  # evaluate_forecasts() plus the fit's losses
     validation: pd.DataFrame  # the validation split's predictions, same columns
@@ -108,20 +114,6 @@ class FittedRun:
     def registry_folder(self) -> str:
         """Where the version goes: a synthetic market's model must never become the real symbol's `latest`."""
         return registry_symbol(self.req.symbol, self.synthetic)
-
-
-@dataclass
-class _Fitted:
-    name: str
-    model: Any
-    data: Any  # DeviceData
-    dataset: Any  # Dataset
-    candles: pd.DataFrame
-    source_label: str
-    config: dict
-    result: Any  # FitResult
-    device: Any
-    batch_size: int
 
 
 @dataclass
@@ -191,8 +183,8 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime, se
     validation = _predictions(model, data, dataset, req.horizon, "validation")
     backtest = training_backtest(predictions, validation, horizon=req.horizon, timeframe=req.timeframe)
 
-    run = FittedRun(req, f.name, created, model, data, dataset, f.candles, f.source_label, f.config, result,
-                    f.device, f.batch_size, predictions, evaluation, validation, backtest)
+    run = FittedRun(**{k.name: getattr(f, k.name) for k in fields(Fitted)}, req=req, created=created,
+                    predictions=predictions, evaluation=evaluation, validation=validation, backtest=backtest)
     if sections is not None:  # the caller's top-level metadata sections (atb tune: `tuning`), in the same write
         run.sections = sections(run)
     store = ModelStore(req.models_dir or default_models_dir())
@@ -205,7 +197,7 @@ def _train(req: TrainRequest, reporter: Reporter, run_log, created: datetime, se
     return TrainOutcome(version_dir, metadata)
 
 
-def _fit(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> _Fitted:
+def _fit(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> Fitted:
     """Load, build the windows and fit (the best validation epoch's weights restored); nothing is scored."""
     # Deferred here and below: torch (~1.7 s), scipy and onnx, which the benchmark's planning and
     # TrainRequest's users need not load.
@@ -264,7 +256,7 @@ def _fit(req: TrainRequest, reporter: Reporter, run_log, created: datetime) -> _
         ) from None
     finally:
         reporter.fit_finished()  # leave the terminal clean whatever happened
-    return _Fitted(name, model, data, dataset, candles, source_label, config, result, device, batch_size)
+    return Fitted(name, model, data, dataset, candles, source_label, config, result, device, batch_size)
 
 
 def prepare_data(req: TrainRequest, reporter: Reporter | None = None) -> tuple[pd.DataFrame, Any]:

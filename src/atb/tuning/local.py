@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from atb.registry.store import process_alive
 from atb.tuning import study as studies
 from atb.tuning.objective import ATTR_HOST, ATTR_PID, optuna_objective
 from atb.tuning.settings import TuneSettings
@@ -58,15 +59,7 @@ def fail_stale(study) -> list[int]:
 
 
 def _alive(pid) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return isinstance(pid, int) and process_alive(pid)
 
 
 def _deadline(timeout_s: float | None) -> float | None:

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 
+from atb.training.pipeline import SilentReporter
 from atb.tuning import space
 from atb.tuning.settings import TuneSettings
 
@@ -29,7 +30,7 @@ ATTR_BATCH = "batch_size_used"
 ATTR_SECONDS = "fit_seconds"
 
 
-class PruningReporter:
+class PruningReporter(SilentReporter):
     """The pipeline's Reporter that hands each epoch's validation MSE (best so far) to `report`, and stops the fit
     when `should_prune` says so (raising `pruned`, e.g. optuna.TrialPruned)."""
 
@@ -37,24 +38,12 @@ class PruningReporter:
         self._report, self._should_prune, self._pruned = report, should_prune, pruned
         self.best = math.inf
 
-    def stage(self, message: str) -> None:
-        pass
-
-    def download(self, done: int, total: int) -> None:
-        pass
-
-    def fit_started(self, epochs: int, device: str, batch_size: int, windows: dict[str, int]) -> None:
-        pass
-
     def epoch(self, stats) -> None:
         value = stats.val_mse if math.isfinite(stats.val_mse) else stats.val_loss
         self.best = min(self.best, value)
         self._report(self.best, stats.epoch)
         if self._should_prune():
             raise self._pruned(f"pruned at epoch {stats.epoch} (validation MSE {self.best:.4f})")
-
-    def fit_finished(self) -> None:
-        pass
 
 
 def validation_sharpe(validation, timeframe: str) -> tuple[float, float]:
