@@ -90,6 +90,10 @@ def test_follow_replay_fills_the_ab_log_and_the_report_decides(market: pd.DataFr
     assert f"on {BARS - 1} shared realised target times" in text  # the last bar has not closed in the replay
     assert "DM challenger vs champion: statistic" in text and "one-sided p =" in text
     assert any(f"decision: {d}" in text for d in ("promote", "keep"))
+    page = tmp_path / "ab.html"
+    assert atb_cli(["ab", "report", "BTCUSDT", "--models-dir", str(root), "--html", str(page)]).code == 0
+    html = page.read_text()
+    assert CHAMPION in html and CHALLENGER in html and "DM" in html  # the command's page, both roles
     doc = json.loads(atb_cli(["ab", "report", "BTCUSDT", "--models-dir", str(root), "--json"]).out)
     assert doc["n"] == BARS - 1 and doc["pending"] == 1 and doc["late"] == 0
     assert [r["role"] for r in doc["roles"]] == ["champion", "challenger"]
