@@ -76,8 +76,8 @@ Timeframe = Annotated[str, typer.Option("--timeframe", "-t", help="Candle length
 
 # --- where it runs and where results go ------------------------------------------------------------
 Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
-Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (default $ATB_THREADS or all cores; "
-                                                               "1 on a busy machine).")]
+Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (default $ATB_THREADS or 1; more "
+                                                               "pay only on a machine you have to yourself).")]
 ModelsDir = Annotated[Path | None, typer.Option("--models-dir", help="Model registry root (default "
                                                                      "$ATB_MODELS_DIR or src/ml/models).")]
 Version = Annotated[str | None, typer.Option("--version", "-v", help="Version folder name (default: latest).")]

@@ -52,7 +52,7 @@ class DoctorSettings:
     def torch_threads(self) -> int | None:
         """--threads, else ATB_THREADS (None: read there), else one thread. The doctor's models are small and the
         machine may be shared: on 2 busy cores the quick doctor took 71 s with one thread and 381 s with two
-        (benchmarks/doctor_time.py), while training's default of every core suits one big model on a quiet one."""
+        (benchmarks/doctor_time.py); training's default is one thread too (atb.training.device)."""
         return self.threads or (None if os.environ.get("ATB_THREADS") else 1)
 
     def labels(self) -> list[str]:

@@ -75,7 +75,7 @@ class EnsembleRequest:
     method: str = DEFAULT_METHOD
     models_dir: Path | None = None  # the registry to publish in (None: the members' own)
     data_file: str | None = None  # the candle file the members were trained on, when they were
-    threads: int | None = None  # torch CPU threads for the export (None: ATB_THREADS or every core)
+    threads: int | None = None  # torch CPU threads for the export (None: ATB_THREADS or 1)
     log_to_db: bool = True
     extra: dict = field(default_factory=dict)  # recorded in metadata (e.g. the benchmark's seed and fold)
 

@@ -34,14 +34,19 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def configure_threads(requested: int | None) -> int:
-    """Set torch's CPU threads: --threads, else ATB_THREADS, else every core this process may use.
+DEFAULT_THREADS = 1
 
-    On a quiet 2-core machine two threads trained the CNN-LSTM 1.9x and the TCN 1.2x faster than one
-    (the Attention-LSTM 15% slower; benchmarks/README.md), but when other work holds the cores, torch's
-    threads wait on each other and training can be 50x slower: on a shared machine use --threads 1.
+
+def configure_threads(requested: int | None) -> int:
+    """Set torch's CPU threads: --threads, else ATB_THREADS, else one.
+
+    One thread is the default because it never backfires (benchmarks/threads.py, 2-core AMD EPYC, default
+    variants): beside one busy process it was the fastest setting for every architecture (a second thread made a
+    30-day fit 1.2-3.7x slower), and on a quiet machine it is 1.14-1.39x slower than two spinning threads, where
+    OpenMP's passive wait made two threads 1.3-2.6x slower than the best. Ask for more with --threads N on a
+    machine you have to yourself.
     """
-    value = requested or os.environ.get("ATB_THREADS") or available_cores()
+    value = requested or os.environ.get("ATB_THREADS") or DEFAULT_THREADS
     try:
         threads = int(value)
     except ValueError:

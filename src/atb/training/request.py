@@ -45,7 +45,7 @@ class TrainRequest:
     features: str = "all"  # a feature set (atb.features.sets): "all", or groups joined with "+", e.g. returns+volume
     synthetic_ar_coef: float = 0.1
     synthetic_seed: int = 7  # the market's seed; --seed changes the model's initialisation only
-    threads: int | None = None  # CPU threads for torch; None: ATB_THREADS or every core
+    threads: int | None = None  # CPU threads for torch; None: ATB_THREADS or 1 (training.device)
     log_to_db: bool = True
     # Architecture config fields over the variant's (a tuned configuration, atb tune); in metadata's model_config
     model_config: dict | None = None
